@@ -1,0 +1,4 @@
+//! svc: placeholder until the program lands.
+fn main() {
+    svkit::exit::fatal("svc", "not built yet");
+}

@@ -1,0 +1,4 @@
+//! svok: placeholder until the program lands.
+fn main() {
+    svkit::exit::fatal("svok", "not built yet");
+}

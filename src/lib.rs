@@ -1,0 +1,17 @@
+//! svkit: the formats and mechanisms shared by the supervision programs.
+//!
+//! Each module owns one concept; the programs under `bin/` are thin
+//! front-ends over these.
+
+pub mod atomic;
+pub mod control;
+pub mod errstr;
+pub mod exit;
+pub mod lock;
+pub mod procsig;
+pub mod selfpipe;
+pub mod status;
+pub mod svdir;
+pub mod sys;
+pub mod tai64n;
+pub mod xstatus;

@@ -1,0 +1,51 @@
+//! Advisory whole-file locks (flock), as daemontools' `lock_exnb`.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Opens (creating, mode 0644) and locks `path` exclusively without
+/// blocking. The lock lives as long as the returned file (close-on-exec).
+/// A held lock gives `WouldBlock`, which reads "temporary failure".
+pub fn lock_exclusive_nb(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .open(path)?;
+    crate::sys::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB)?;
+    Ok(f)
+}
+
+/// True when somebody holds an exclusive lock on `path` (probe with a
+/// shared non-blocking lock that is dropped at once).
+pub fn is_locked(path: &Path) -> io::Result<bool> {
+    let f = File::open(path)?;
+    match crate::sys::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) {
+        Ok(()) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_fails_then_succeeds() {
+        let dir = std::env::temp_dir().join(format!("svkit-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("lock");
+        let held = lock_exclusive_nb(&p).unwrap();
+        assert!(is_locked(&p).unwrap());
+        let e = lock_exclusive_nb(&p).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        drop(held);
+        assert!(!is_locked(&p).unwrap());
+        assert!(lock_exclusive_nb(&p).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,258 @@
+//! Shared helpers for integration tests: scratch directories, process
+//! guards that kill by pid (and every descendant) on drop, bounded polling,
+//! service-directory builders and status decoding.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of one of our binaries (all are built for every integration test).
+pub fn bin(name: &str) -> PathBuf {
+    let any = Path::new(env!("CARGO_BIN_EXE_supervise"));
+    any.parent().expect("bin dir").join(name)
+}
+
+/// Directory holding our binaries, to put first on PATH for svscan/svscan.rc.
+pub fn bin_dir() -> PathBuf {
+    bin("supervise").parent().expect("bin dir").to_path_buf()
+}
+
+/// PATH with our binaries first.
+pub fn path_with_ours() -> String {
+    format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())
+    )
+}
+
+/// djb's program from Debian's daemontools, if installed.
+pub fn djb(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin").join(name);
+    let marker = Path::new("/usr/share/doc/daemontools");
+    (p.exists() && marker.exists()).then_some(p)
+}
+
+/// Returns true (and prints why) when daemontools is missing.
+pub fn skip_without_daemontools(test: &str) -> bool {
+    if djb("supervise").is_none() {
+        eprintln!("{test}: skipped: Debian's daemontools is not installed");
+        return true;
+    }
+    false
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch {
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "svkit-test-{tag}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        Scratch { path }
+    }
+
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.path.join(p)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Writes an executable script.
+pub fn write_script(path: &Path, body: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, body).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Creates `root/name` with an executable `run` holding `run_body`
+/// (a `#!/bin/sh` line is added).
+pub fn make_service(root: &Path, name: &str, run_body: &str) -> PathBuf {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("mkdir service");
+    write_script(&dir.join("run"), &format!("#!/bin/sh\n{run_body}\n"));
+    dir
+}
+
+/// Polls `f` every 10 ms until it returns true or `limit` passes.
+pub fn poll_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Decoded `supervise/status`, if readable and well-formed.
+pub fn status(dir: &Path) -> Option<svkit::status::Status> {
+    let b = std::fs::read(dir.join("supervise/status")).ok()?;
+    svkit::status::Status::unpack(&b).ok()
+}
+
+/// Pid of the running child per `supervise/status`, if up.
+pub fn up_pid(dir: &Path) -> Option<u32> {
+    status(dir).map(|s| s.pid).filter(|&p| p != 0)
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    // A zombie counts as dead for tests.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit_once(')')
+            .map(|(_, r)| r.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every live descendant of `root` (by parent pid), deepest last.
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
+                if let Some(pp) = parent_of(pid) {
+                    all.push((pid, pp));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(c, pp) in &all {
+            if pp == p && !out.contains(&c) {
+                out.push(c);
+                frontier.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Kills registered processes and all their descendants by pid on drop,
+/// also when the test panics. Never uses pkill/killall.
+#[derive(Default)]
+pub struct Guard {
+    pids: Vec<u32>,
+    children: Vec<Child>,
+}
+
+impl Guard {
+    pub fn new() -> Guard {
+        Guard::default()
+    }
+
+    /// Spawns `cmd` and keeps the child for killing on drop.
+    pub fn spawn(&mut self, cmd: &mut Command) -> u32 {
+        let child = cmd.spawn().expect("spawn");
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+
+    /// Registers a pid started elsewhere.
+    pub fn adopt(&mut self, pid: u32) {
+        self.pids.push(pid);
+    }
+
+    /// Takes a spawned child back (to wait on it), leaving it registered.
+    pub fn child(&mut self, pid: u32) -> Option<&mut Child> {
+        self.children.iter_mut().find(|c| c.id() == pid)
+    }
+
+    pub fn kill_all(&mut self) {
+        let mut roots: Vec<u32> = self.pids.clone();
+        roots.extend(self.children.iter().map(|c| c.id()));
+        let mut victims = Vec::new();
+        for &r in &roots {
+            victims.push(r);
+            victims.extend(descendants(r));
+        }
+        for &v in &victims {
+            // SAFETY-free: plain kill by pid through nix.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(v as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        // Reap nothing else: descendants belong to their own parents.
+        self.pids.clear();
+        self.children.clear();
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+/// A Command for one of our binaries, stdin null.
+pub fn ours(name: &str) -> Command {
+    let mut c = Command::new(bin(name));
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs a command to completion, returning (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("run command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Starts `supervise DIR` (ours, or any other binary) under a guard and
+/// waits until its `ok` fifo has a reader.
+pub fn start_supervise(guard: &mut Guard, program: &Path, dir: &Path) -> u32 {
+    let pid = guard.spawn(
+        Command::new(program)
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let ok = poll_until(Duration::from_secs(5), || {
+        svkit::control::supervise_running(dir).unwrap_or(false)
+    });
+    assert!(ok, "supervise did not start on {}", dir.display());
+    pid
+}
