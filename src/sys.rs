@@ -82,16 +82,6 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pidfd_of_self() {
-        assert!(pidfd_open(std::process::id()).is_ok());
-    }
-}
-
 // --- svscan ---
 
 /// Raises the soft RLIMIT_NOFILE to `want` (never above the hard limit,
@@ -117,4 +107,14 @@ pub fn raise_nofile(want: u64) -> io::Result<u64> {
         return Err(io::Error::last_os_error());
     }
     Ok(new.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pidfd_of_self() {
+        assert!(pidfd_open(std::process::id()).is_ok());
+    }
 }
