@@ -2,7 +2,7 @@
 //! own log; compared with daemontools' svscan where it has the feature.
 
 mod common;
-#[path = "svscan_util.rs"]
+#[path = "svscan_util/mod.rs"]
 mod util;
 
 use common::*;

@@ -3,7 +3,7 @@
 //! and the demo tree stopped by SIGINT to svscan alone.
 
 mod common;
-#[path = "svscan_util.rs"]
+#[path = "svscan_util/mod.rs"]
 mod util;
 
 use common::*;
