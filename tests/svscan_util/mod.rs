@@ -6,17 +6,14 @@
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
 use std::time::Duration;
 
-/// True when our program `name` is built (not the skeleton's placeholder).
+/// True when our program `name` is built (not the skeleton's placeholder,
+/// recognised by its message in the binary; nothing is run).
 pub fn ours_ready(name: &str) -> bool {
-    let out = Command::new(bin(name))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
-    match out {
-        Ok(o) => !String::from_utf8_lossy(&o.stderr).contains("not built yet"),
+    match std::fs::read(bin(name)) {
+        Ok(b) => !b.windows(13).any(|w| w == b"not built yet"),
         Err(_) => false,
     }
 }
@@ -41,9 +38,36 @@ pub fn multilog() -> PathBuf {
     }
 }
 
-/// A logger `run` body: multilog into ./main.
+/// A logger `run` body: multilog into ./main, files big enough that no
+/// line is rotated away during a test.
 pub fn logger_run() -> String {
-    format!("exec {} ./main", multilog().display())
+    format!("exec {} s16777215 ./main", multilog().display())
+}
+
+/// A directory of links to the programs svscan.rc and run scripts call by
+/// name: ours, or Debian's for those of ours not built yet.
+pub fn tool_dir(scratch: &Scratch) -> PathBuf {
+    let d = scratch.join("bin");
+    let _ = std::fs::create_dir_all(&d);
+    for n in ["svscan", "supervise", "svc", "svok", "svstat", "multilog"] {
+        let target = if ours_ready(n) {
+            bin(n)
+        } else {
+            PathBuf::from("/usr/bin").join(n)
+        };
+        let _ = std::os::unix::fs::symlink(target, d.join(n));
+    }
+    d
+}
+
+/// PATH for svscan.rc: `tool_dir` first.
+pub fn rc_path(scratch: &Scratch) -> String {
+    format!("{}:{}", tool_dir(scratch).display(), path_with_ours())
+}
+
+/// The svscan.rc at the top of the tree.
+pub fn rc() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("svscan.rc")
 }
 
 /// Everything a multilog directory holds, oldest first.
