@@ -19,7 +19,7 @@ pub fn adopt(sup: &mut Sup) {
     sup.x.history = old.history.clone();
     sup.x.last_exit = old.last_exit;
     let sig = old.child;
-    if sig.pid == 0 || sig.pid == std::process::id() || !sig.is_alive() {
+    if sig.pid == 0 || sig.pid == std::process::id() || !sig.is_alive() || zombie(sig.pid) {
         return;
     }
     let fd = match svkit::sys::pidfd_open(sig.pid) {
@@ -58,4 +58,13 @@ pub fn adopt(sup: &mut Sup) {
         sup.x.ready = old.ready;
         sup.x.set(xstatus::FLAG_READY, true);
     }
+}
+
+/// A dead child nobody reaped yet still matches its signature; it is not
+/// running, so there is nothing to take over.
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|t| {
+        t.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+    })
 }
