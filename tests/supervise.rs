@@ -546,3 +546,43 @@ fn read_only_supervise_dir_keeps_supervising() {
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(pid_alive(sup));
 }
+
+/// `o` starts once and never restarts; `d` on a paused service kills it
+/// (TERM then CONT). Returns (starts after o, paused child died on d).
+fn once_and_paused_down(program: &Path, root: &Path) -> (usize, bool) {
+    let mut g = Guard::new();
+    let log = root.join("starts");
+    std::fs::create_dir_all(root).unwrap();
+    let dir = make_service(
+        root,
+        "x",
+        &format!("echo $$ >> {}\nsleep 0.3", log.display()),
+    );
+    std::fs::write(dir.join("down"), "").unwrap();
+    start_supervise(&mut g, program, &dir);
+    svc(&["-o"], &dir);
+    assert!(poll_until(WAIT, || std::fs::read_to_string(&log).is_ok()));
+    assert!(poll_until(WAIT, || up_pid(&dir).is_none()));
+    std::thread::sleep(Duration::from_millis(1500));
+    let once = std::fs::read_to_string(&log).unwrap().lines().count();
+    write_script(&dir.join("run"), "#!/bin/sh\nexec sleep 100\n");
+    svc(&["-u"], &dir);
+    assert!(poll_until(WAIT, || up_pid(&dir).is_some()));
+    let pid = up_pid(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    svc(&["-p"], &dir);
+    assert!(wait_shape(&dir, (true, 1, b'u')));
+    svc(&["-d"], &dir);
+    let died = poll_until(WAIT, || !pid_alive(pid)) && wait_shape(&dir, (false, 0, b'd'));
+    (once, died)
+}
+
+#[test]
+fn once_and_down_while_paused_match_daemontools() {
+    let s = Scratch::new("oncepause");
+    let ours = once_and_paused_down(&bin("supervise"), &s.join("ours"));
+    assert_eq!(ours, (1, true));
+    if let Some(d) = djb("supervise") {
+        assert_eq!(once_and_paused_down(&d, &s.join("djb")), ours);
+    }
+}
