@@ -354,3 +354,55 @@ fn kill_group(pgid: i32) {
         let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wants_and_pending_starts() {
+        let now = Instant::now();
+        let mut s = Sup::new("t".into(), Want::Down);
+        assert!(!s.pending && s.deadline().is_none());
+        assert!(!s.x.has(xstatus::FLAG_NORMALLY_UP));
+        s.on_control(b'u', now);
+        assert_eq!(s.want, Want::Up);
+        assert!(s.pending && s.deadline().is_some());
+        s.on_control(b'd', now);
+        assert!(!s.pending && s.deadline().is_none());
+        s.on_control(b'o', now);
+        assert_eq!(s.want, Want::None);
+        assert!(s.pending);
+        s.on_control(b'z', now);
+        assert_eq!(s.want, Want::None);
+    }
+
+    #[test]
+    fn floor_counts_from_the_last_start() {
+        let now = Instant::now();
+        let mut s = Sup::new("t".into(), Want::Up);
+        s.last_start = Some(now);
+        assert_eq!(s.deadline(), Some(now + FLOOR));
+    }
+
+    #[test]
+    fn x_when_down_means_done_and_stops_starts() {
+        let mut s = Sup::new("t".into(), Want::Up);
+        assert!(!s.done());
+        s.on_control(b'x', Instant::now());
+        assert!(s.done());
+        assert!(s.deadline().is_none());
+        let (st, x) = s.records();
+        assert_eq!(st.pid, 0);
+        assert!(x.has(xstatus::FLAG_EXITING));
+    }
+
+    #[test]
+    fn paused_shows_only_with_a_child() {
+        let mut s = Sup::new("t".into(), Want::Down);
+        s.on_control(b'p', Instant::now());
+        let (st, x) = s.records();
+        assert_eq!(st.pack()[16], 0);
+        assert!(!x.has(xstatus::FLAG_PAUSED));
+    }
+}
