@@ -244,10 +244,7 @@ fn verbose_and_json_match_text() {
     let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
     // -v: the default line first, then indented extras.
     let v = svstat_opt("-v", &dirs);
-    assert!(
-        v.contains("  up 3h 2m 5s, ready for 3h 2m\n"),
-        "{v}"
-    );
+    assert!(v.contains("  up 3h 2m 5s, ready for 3h 2m\n"), "{v}");
     assert!(v.contains("  last exit: exit 3 3h 2m 6s ago\n"), "{v}");
     assert!(
         v.contains("  recent deaths (2): exit 3 3h 2m 6s ago; killed by SIGKILL 4h ago\n"),
@@ -313,4 +310,29 @@ fn json_reports_errors_as_unknown() {
     assert_eq!(j["error"], "unable to chdir: file does not exist");
     let out = svstat_opt("--json", &[]);
     assert_eq!(out, "");
+}
+
+#[test]
+fn leftover_record_of_a_dead_supervise_is_ignored() {
+    let s = Scratch::new("leftover");
+    let mut g = Guard::new();
+    let old_supervisor = sleeper(&mut g);
+    assert!(poll_until(Duration::from_secs(5), || ProcSig::of(
+        old_supervisor
+    )
+    .is_ok()));
+    let old_sig = ProcSig::of(old_supervisor).unwrap();
+    g.kill_all();
+    let f = Fake::new(&s.path, "x", true);
+    let st = status(0, 8, false, Want::Down);
+    let mut x = XStatus::new(old_sig);
+    x.push_death(Death {
+        when: ago(100),
+        wstatus: 2 << 8,
+    });
+    f.write(&st, Some(&x));
+    let v = svstat_opt("-v", &[&f.dir]);
+    assert!(v.contains("no extended status"), "{v}");
+    assert!(!v.contains("last exit"), "{v}");
+    assert_eq!(json(&f.dir)["last_exit"], Value::Null);
 }

@@ -114,7 +114,9 @@ fn probe_outcome(dir: &Path, normally_up: &mut bool) -> Outcome {
             return Outcome::Error("unable to read supervise/status: bad format".into())
         }
     };
-    let xstatus = read_xstatus();
+    // A record left by an earlier supervise (say ours, before djb's took
+    // over) describes nothing current.
+    let xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
     let stale = check_signature(&status, xstatus.as_ref());
     Outcome::Running {
         status,
