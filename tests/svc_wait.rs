@@ -24,6 +24,8 @@ impl Fake {
     fn new(root: &Path, name: &str) -> Fake {
         let dir = root.join(name);
         std::fs::create_dir_all(dir.join("supervise")).unwrap();
+        // The service announces readiness (supervise would give it fd 3).
+        std::fs::write(dir.join("notification-fd"), "3\n").unwrap();
         let mut fifos = Vec::new();
         for f in ["ok", "control"] {
             let p = dir.join("supervise").join(f);
@@ -281,4 +283,17 @@ fn commands_then_wait_with_djb_supervise() {
     assert!(out.contains(&format!("up (pid {new})")), "{out}");
     let (code, _, _) = svc(&["-wd", "-T", "5s", "-dx"], &[&a, &b]);
     assert_eq!(code, 0);
+}
+
+#[test]
+fn ready_means_up_without_notification_fd() {
+    let s = Scratch::new("wait-nonotify");
+    let mut g = Guard::new();
+    let child = sleeper(&mut g);
+    let f = Fake::new(&s.path, "x");
+    std::fs::remove_file(f.dir.join("notification-fd")).unwrap();
+    f.write(child.pid, &record(me(), child, 0));
+    let (code, err, took) = svc(&["-wU", "-T", "5s"], &[&f.dir]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use svkit::control::open_control;
 use svkit::errstr;
 use svkit::exit::{fatal, warn, TEMP, TIMEOUT};
-use wait::Waited;
+use wait::{Goal, Waited};
 
 const PROG: &str = "svc";
 
@@ -51,15 +51,15 @@ fn main() {
             );
         }
     }
-    let (Some(goal), Some(ino)) = (args.wait, ino) else {
+    let (Some(_), Some(ino)) = (args.wait, ino) else {
         // daemontools exits 0 even when a directory could not be controlled.
         std::process::exit(0);
     };
     let deadline = args.timeout.map(|t| Instant::now() + t);
-    let code = match wait::wait_all(&ino, goal, waited, deadline) {
+    let code = match wait::wait_all(&ino, waited, deadline) {
         wait::Outcome::AllReached => 0,
         wait::Outcome::Lost(dirs) => {
-            for d in dirs {
+            for (d, goal) in dirs {
                 warn(
                     PROG,
                     &format!("supervise for {d} exited before it was {}", goal.words()),
@@ -68,7 +68,7 @@ fn main() {
             TEMP
         }
         wait::Outcome::TimedOut(dirs) => {
-            for d in dirs {
+            for (d, goal) in dirs {
                 warn(
                     PROG,
                     &format!("timed out waiting for {d} to be {}", goal.words()),
@@ -114,7 +114,7 @@ fn control_one(
         }
     };
     let waited = match (args.wait, ino) {
-        (Some(_), Some(ino)) => Some(prepare_wait(&args.letters, shown, ino)?),
+        (Some(goal), Some(ino)) => Some(prepare_wait(goal, &args.letters, shown, ino)?),
         _ => None,
     };
     if !args.letters.is_empty() {
@@ -136,6 +136,7 @@ fn control_one(
 
 /// Watch first, then read the baseline: a change between the two is seen.
 fn prepare_wait(
+    goal: Goal,
     letters: &[u8],
     shown: &str,
     ino: &nix::sys::inotify::Inotify,
@@ -165,8 +166,14 @@ fn prepare_wait(
         Some(s) if ends => s.pid,
         _ => 0,
     };
+    // Without notification-fd, readiness never comes: up is ready (as s6).
+    let goal = match goal {
+        Goal::Ready if !path.join(svkit::svdir::NOTIFICATION_FD).exists() => Goal::Up,
+        g => g,
+    };
     Ok(Waited {
         shown: shown.to_string(),
+        goal,
         path,
         old_pid,
         pidfd,

@@ -55,6 +55,8 @@ pub const ENDING_LETTERS: &[u8] = b"dtkiq";
 /// One directory being waited for.
 pub struct Waited {
     pub shown: String,
+    /// The goal for this directory (`U` is `u` without `notification-fd`).
+    pub goal: Goal,
     pub path: PathBuf,
     /// The pid that must not satisfy the goal (0: none).
     pub old_pid: u32,
@@ -113,11 +115,11 @@ pub fn supervisor_pidfd(dir: &Path) -> Option<OwnedFd> {
     x.supervisor.is_alive().then_some(fd)
 }
 
-fn check(goal: Goal, w: &Waited, supervisor_gone: bool) -> Check {
+fn check(w: &Waited, supervisor_gone: bool) -> Check {
     let s = read_status(&w.path);
     let x = read_xstatus(&w.path);
     match s {
-        Some(s) if satisfied(goal, &s, x.as_ref(), w.old_pid) => Check::Reached,
+        Some(s) if satisfied(w.goal, &s, x.as_ref(), w.old_pid) => Check::Reached,
         _ if supervisor_gone => Check::Lost,
         _ => Check::Pending,
     }
@@ -139,29 +141,24 @@ pub fn watch(ino: &Inotify, dir: &Path) -> nix::Result<()> {
 
 pub enum Outcome {
     AllReached,
-    /// Directories (shown names) that supervise left before the goal.
-    Lost(Vec<String>),
+    /// Directories that supervise left before the goal.
+    Lost(Vec<(String, Goal)>),
     /// Directories still pending at the deadline.
-    TimedOut(Vec<String>),
+    TimedOut(Vec<(String, Goal)>),
 }
 
 /// Waits until every directory satisfies `goal` or the deadline passes.
-pub fn wait_all(
-    ino: &Inotify,
-    goal: Goal,
-    mut dirs: Vec<Waited>,
-    deadline: Option<Instant>,
-) -> Outcome {
+pub fn wait_all(ino: &Inotify, mut dirs: Vec<Waited>, deadline: Option<Instant>) -> Outcome {
     let mut lost = Vec::new();
     let mut gone = vec![false; dirs.len()];
     loop {
         let mut i = 0;
         while i < dirs.len() {
-            match check(goal, &dirs[i], gone[i]) {
+            match check(&dirs[i], gone[i]) {
                 Check::Pending => i += 1,
                 c => {
                     if c == Check::Lost {
-                        lost.push(dirs[i].shown.clone());
+                        lost.push((dirs[i].shown.clone(), dirs[i].goal));
                     }
                     dirs.remove(i);
                     gone.remove(i);
@@ -180,7 +177,9 @@ pub fn wait_all(
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Outcome::TimedOut(dirs.into_iter().map(|w| w.shown).collect());
+                    return Outcome::TimedOut(
+                        dirs.into_iter().map(|w| (w.shown, w.goal)).collect(),
+                    );
                 }
                 // Round up so the deadline is never met early by truncation.
                 let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
