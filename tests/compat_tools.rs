@@ -190,6 +190,7 @@ fn svstat_texts_match_djb() {
         "nook",
         "plainfile",
         "missing",
+        "-x",
         "",
     ];
     // One directory per call, then all in one call.

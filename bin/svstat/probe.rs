@@ -106,7 +106,7 @@ fn probe_outcome(dir: &Path, normally_up: &mut bool) -> Outcome {
         }
         Err(e) => return err("unable to open supervise/ok", &e),
     }
-    let status = match read_status() {
+    let mut status = match read_status() {
         Ok(s) => s,
         Err(ReadError::Open(e)) => return err("unable to open supervise/status", &e),
         Err(ReadError::Read(e)) => return err("unable to read supervise/status", &e),
@@ -116,8 +116,19 @@ fn probe_outcome(dir: &Path, normally_up: &mut bool) -> Outcome {
     };
     // A record left by an earlier supervise (say ours, before djb's took
     // over) describes nothing current.
-    let xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
-    let stale = check_signature(&status, xstatus.as_ref());
+    let mut xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
+    let mut stale = check_signature(&status, xstatus.as_ref());
+    if stale.is_some() {
+        // Supervise may have reaped the child a moment ago and be about to
+        // rewrite the records: look once more before calling them stale.
+        if let Ok(again) = read_status() {
+            if again != status {
+                status = again;
+                xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
+                stale = check_signature(&status, xstatus.as_ref());
+            }
+        }
+    }
     Outcome::Running {
         status,
         xstatus,
