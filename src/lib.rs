@@ -8,6 +8,8 @@ pub mod control;
 pub mod errstr;
 pub mod exit;
 pub mod lock;
+pub mod multilog_lines;
+pub mod multilog_script;
 pub mod procsig;
 pub mod selfpipe;
 pub mod status;
