@@ -82,6 +82,57 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
+// --- multilog ---
+
+/// Spawns `cmd` with `fd4` and `fd5` duplicated onto descriptors 4 and 5
+/// in the child (multilog's processor state in/out), signals reset.
+pub fn spawn_with_fd45(
+    cmd: &mut std::process::Command,
+    fd4: RawFd,
+    fd5: RawFd,
+) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    // Move both sources above 9 first so dup2 onto 4/5 cannot clobber one
+    // with the other; the copies are close-on-exec and closed on return.
+    let high4 = dup_above(fd4, 10)?;
+    let high5 = dup_above(fd5, 10)?;
+    let (a, b) = (
+        std::os::fd::AsRawFd::as_raw_fd(&high4),
+        std::os::fd::AsRawFd::as_raw_fd(&high5),
+    );
+    // SAFETY: between fork and exec the closure only calls dup2 and
+    // sigaction/sigprocmask (via reset_signals_for_exec), all
+    // async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            reset_signals_for_exec();
+            if libc::dup2(a, 4) < 0 || libc::dup2(b, 5) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// F_DUPFD_CLOEXEC: a close-on-exec copy of `fd` numbered at least `min`.
+pub fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC takes integers; a bad fd gives EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fcntl returned a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Takes ownership of a descriptor a successful syscall (openat) returned.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass only a descriptor just returned by the kernel
+    // to them, which nothing else owns or will close.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
