@@ -16,4 +16,5 @@ pub mod status;
 pub mod svdir;
 pub mod sys;
 pub mod tai64n;
+pub mod tai64nlocal;
 pub mod xstatus;

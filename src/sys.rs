@@ -133,6 +133,31 @@ pub fn own_fd(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+// --- tai64nlocal ---
+
+/// localtime_r(3) for Unix seconds: (year, month 1-12, day, hour, minute,
+/// second), None when the C library cannot represent it.
+pub fn localtime(secs: i64) -> Option<(i64, u32, u32, u32, u32, u32)> {
+    #[allow(clippy::useless_conversion)] // time_t is narrower on 32-bit targets
+    let t: libc::time_t = secs.try_into().ok()?;
+    // SAFETY: tm is plain old data, zero is a valid bit pattern for it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call;
+    // localtime_r is thread-safe and writes only into tm.
+    let r = unsafe { libc::localtime_r(&t, &mut tm) };
+    if r.is_null() {
+        return None;
+    }
+    Some((
+        i64::from(tm.tm_year) + 1900,
+        (tm.tm_mon + 1) as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+        tm.tm_sec as u32,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
