@@ -133,6 +133,82 @@ pub fn pidfd_send_signal(fd: RawFd, sig: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+// --- multilog ---
+
+/// Spawns `cmd` with `fd4` and `fd5` duplicated onto descriptors 4 and 5
+/// in the child (multilog's processor state in/out), signals reset.
+pub fn spawn_with_fd45(
+    cmd: &mut std::process::Command,
+    fd4: RawFd,
+    fd5: RawFd,
+) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    // Move both sources above 9 first so dup2 onto 4/5 cannot clobber one
+    // with the other; the copies are close-on-exec and closed on return.
+    let high4 = dup_above(fd4, 10)?;
+    let high5 = dup_above(fd5, 10)?;
+    let (a, b) = (
+        std::os::fd::AsRawFd::as_raw_fd(&high4),
+        std::os::fd::AsRawFd::as_raw_fd(&high5),
+    );
+    // SAFETY: between fork and exec the closure only calls dup2 and
+    // sigaction/sigprocmask (via reset_signals_for_exec), all
+    // async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            reset_signals_for_exec();
+            if libc::dup2(a, 4) < 0 || libc::dup2(b, 5) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// F_DUPFD_CLOEXEC: a close-on-exec copy of `fd` numbered at least `min`.
+pub fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC takes integers; a bad fd gives EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fcntl returned a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Takes ownership of a descriptor a successful syscall (openat) returned.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass only a descriptor just returned by the kernel
+    // to them, which nothing else owns or will close.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+// --- tai64nlocal ---
+
+/// localtime_r(3) for Unix seconds: (year, month 1-12, day, hour, minute,
+/// second), None when the C library cannot represent it.
+pub fn localtime(secs: i64) -> Option<(i64, u32, u32, u32, u32, u32)> {
+    #[allow(clippy::useless_conversion)] // time_t is narrower on 32-bit targets
+    let t: libc::time_t = secs.try_into().ok()?;
+    // SAFETY: tm is plain old data, zero is a valid bit pattern for it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call;
+    // localtime_r is thread-safe and writes only into tm.
+    let r = unsafe { libc::localtime_r(&t, &mut tm) };
+    if r.is_null() {
+        return None;
+    }
+    Some((
+        i64::from(tm.tm_year) + 1900,
+        (tm.tm_mon + 1) as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+        tm.tm_sec as u32,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
