@@ -124,6 +124,10 @@ fn booster_sigkill_leaves_nothing_behind() {
         let st = wait_pid(&mut g, i, Duration::from_secs(10)).expect("invoker exits");
         assert_eq!(st.code(), Some(111));
     }
+    // New invokers fail fast: nothing (not the spare) holds the listener.
+    let t = Instant::now();
+    assert_eq!(run(b.invoker().arg("true")).0, 111);
+    assert!(t.elapsed() < Duration::from_secs(2));
     // PDEATHSIG: the plain instance gets TERM, the spare gets KILL.
     let plain: Vec<u32> = family
         .iter()
