@@ -108,7 +108,7 @@ fn usr1_quiesces_and_the_socket_keeps_serving() {
     assert!(b.sock.exists());
     assert_eq!(run(b.invoker().args(["sh", "-c", "exit 4"])).0, 4);
     assert!(pid_alive(b.pid));
-    assert!(b.listed().is_empty());
+    assert!(b.wait_listed(0).is_empty());
 }
 
 #[test]

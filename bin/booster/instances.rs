@@ -25,6 +25,8 @@ pub struct Instances {
     pub map: BTreeMap<u32, Instance>,
     path: PathBuf,
     tmp: PathBuf,
+    /// What the file holds now (None before the first write).
+    written: Option<Vec<u8>>,
 }
 
 /// Sends `sig` to the process group `pid` leads, or to `pid` alone when
@@ -48,6 +50,7 @@ impl Instances {
             map: BTreeMap::new(),
             path: path.to_path_buf(),
             tmp: crate::listen::with_suffix(path, ".new"),
+            written: None,
         }
     }
 
@@ -103,8 +106,10 @@ impl Instances {
         self.map.values().filter_map(|i| i.kill_at).min()
     }
 
-    /// Rewrites the registry atomically; an error is returned for logging.
-    pub fn write_registry(&self) -> std::io::Result<()> {
+    /// Rewrites the registry atomically when its content changed (a
+    /// program that came and went within one round leaves it as it was);
+    /// an error is returned for logging.
+    pub fn write_registry(&mut self) -> std::io::Result<()> {
         let entries: Vec<Entry> = self
             .map
             .values()
@@ -114,7 +119,14 @@ impl Instances {
                 argv0: i.argv0.clone(),
             })
             .collect();
-        svkit::atomic::replace(&self.tmp, &self.path, &registry::format(&entries), false)
+        let bytes = registry::format(&entries);
+        if self.written.as_ref() == Some(&bytes) {
+            return Ok(());
+        }
+        self.written = None;
+        svkit::atomic::replace(&self.tmp, &self.path, &bytes, false)?;
+        self.written = Some(bytes);
+        Ok(())
     }
 
     pub fn remove_registry(&self) {

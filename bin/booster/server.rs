@@ -38,6 +38,8 @@ pub struct Server {
     spare: Option<Spare>,
     spare_retry: Instant,
     stopping: bool,
+    /// The registry needs rewriting at the end of this round.
+    dirty: bool,
     me: u32,
     scratch: Vec<u8>,
 }
@@ -69,6 +71,7 @@ impl Server {
             spare: None,
             spare_retry: Instant::now(),
             stopping: false,
+            dirty: false,
             me: std::process::id(),
             scratch: vec![0u8; 64 << 10],
         }
@@ -76,23 +79,39 @@ impl Server {
 
     /// Serves until stopped and everything is gone; then removes the registry.
     pub fn run(mut self) {
-        self.registry_changed();
+        self.write_registry();
         loop {
             if self.stopping && self.inst.map.is_empty() && self.conns.is_empty() {
                 break;
             }
-            self.ensure_spare();
+            // The next spare is forked only when nothing is waiting, so
+            // the fork never delays a reply; a launch that finds no spare
+            // forks one itself.
+            let want_spare =
+                !self.stopping && self.spare.is_none() && Instant::now() >= self.spare_retry;
             let (mut pfds, slots) = self.poll_set();
-            let timeout = self.timeout_ms();
-            if let Err(e) = svkit::sys::poll_fds(&mut pfds, timeout) {
-                self.log.warn(&format!("poll: {e}"));
-            }
+            let timeout = if want_spare { 0 } else { self.timeout_ms() };
+            let ready = match svkit::sys::poll_fds(&mut pfds, timeout) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.log.warn(&format!("poll: {e}"));
+                    0
+                }
+            };
             for (p, slot) in pfds.iter().zip(slots) {
                 if p.revents != 0 {
                     self.on_ready(slot);
                 }
             }
             self.on_deadlines(Instant::now());
+            // Replies first, bookkeeping after: the registry is rewritten
+            // once per round, after every reply of the round was sent.
+            if self.dirty {
+                self.write_registry();
+            }
+            if want_spare && ready == 0 {
+                self.ensure_spare();
+            }
         }
         self.inst.remove_registry();
         self.log.info("stopped");
@@ -401,17 +420,21 @@ impl Server {
                 self.spare_retry = Instant::now() + SPARE_RETRY;
                 continue;
             }
-            let Some(i) = self.inst.map.remove(&pid) else {
+            let Some(conn) = self.inst.map.get(&pid).map(|i| i.conn) else {
                 continue;
             };
-            if i.listed {
-                let a = String::from_utf8_lossy(&i.argv0);
-                self.log
-                    .info(&format!("pid {pid} {a}: {}", status_text(status)));
-                self.registry_changed();
-            }
-            if let Some(id) = i.conn {
+            // EXIT goes out first (a fast program may not even have been
+            // announced yet: finish sends LAUNCHED too), bookkeeping after.
+            if let Some(id) = conn {
                 self.finish(id, pid, status);
+            }
+            if let Some(i) = self.inst.map.remove(&pid) {
+                if i.listed {
+                    let a = String::from_utf8_lossy(&i.argv0);
+                    self.log
+                        .info(&format!("pid {pid} {a}: {}", status_text(status)));
+                    self.registry_changed();
+                }
             }
         }
     }
@@ -507,7 +530,12 @@ impl Server {
         }
     }
 
-    fn registry_changed(&self) {
+    fn registry_changed(&mut self) {
+        self.dirty = true;
+    }
+
+    fn write_registry(&mut self) {
+        self.dirty = false;
         if let Err(e) = self.inst.write_registry() {
             let p = self.inst.path().display();
             self.log.warn(&format!("unable to write {p}: {e}"));
