@@ -420,6 +420,33 @@ pub fn recv_with_fds(
     Ok((n as usize, fds))
 }
 
+// --- svscan ---
+
+/// Raises the soft RLIMIT_NOFILE to `want` (never above the hard limit,
+/// never lowering it). Returns the soft limit in force.
+pub fn raise_nofile(want: u64) -> io::Result<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: r is a valid rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if r.rlim_cur >= want || r.rlim_cur >= r.rlim_max {
+        return Ok(r.rlim_cur);
+    }
+    let new = libc::rlimit {
+        rlim_cur: want.min(r.rlim_max),
+        rlim_max: r.rlim_max,
+    };
+    // SAFETY: new is an initialised rlimit; setrlimit only reads it.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(new.rlim_cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
