@@ -41,11 +41,11 @@ fn tree(s: &Scratch) -> std::path::PathBuf {
     root
 }
 
-fn rc_cmd(s: &Scratch, args: &[&str]) -> Command {
+fn rc_cmd(args: &[&str]) -> Command {
     let mut c = Command::new("sh");
     c.arg(rc())
         .args(args)
-        .env("PATH", rc_path(s))
+        .env("PATH", rc_path())
         .stdin(Stdio::null());
     c
 }
@@ -83,9 +83,6 @@ fn check_tree_down_and_logged(root: &Path, script_logged: bool) {
 
 #[test]
 fn stop_while_svscan_runs_loses_nothing() {
-    if skip_unless_ours("rc_stop_running", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("rc-running");
     let root = tree(&s);
     let mut g = Guard::new();
@@ -94,7 +91,7 @@ fn stop_while_svscan_runs_loses_nothing() {
     let pid = g.spawn(
         Command::new(bin("svscan"))
             .arg(&root)
-            .env("PATH", rc_path(&s))
+            .env("PATH", rc_path())
             .stdin(Stdio::null())
             .stdout(f.try_clone().unwrap())
             .stderr(f),
@@ -105,7 +102,7 @@ fn stop_while_svscan_runs_loses_nothing() {
     )
     .len()
         > 2000));
-    let (code, _, rcerr) = run(&mut rc_cmd(&s, &["stop", root.to_str().unwrap()]));
+    let (code, _, rcerr) = run(&mut rc_cmd(&["stop", root.to_str().unwrap()]));
     assert_eq!(code, 0, "{rcerr}");
     assert!(
         rcerr.contains(&format!("stopping svscan (pid {pid})")),
@@ -117,16 +114,13 @@ fn stop_while_svscan_runs_loses_nothing() {
 
 #[test]
 fn stop_after_svscan_died_loses_nothing() {
-    if skip_unless_ours("rc_stop_dead", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("rc-dead");
     let root = tree(&s);
     let mut g = Guard::new();
     let pid = g.spawn(
         Command::new(bin("svscan"))
             .arg(&root)
-            .env("PATH", rc_path(&s))
+            .env("PATH", rc_path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
@@ -144,22 +138,19 @@ fn stop_after_svscan_died_loses_nothing() {
     }
     signal(pid, Signal::SIGKILL);
     let _ = wait_code(g.child(pid).unwrap(), T);
-    let (code, _, rcerr) = run(&mut rc_cmd(&s, &["stop", root.to_str().unwrap()]));
+    let (code, _, rcerr) = run(&mut rc_cmd(&["stop", root.to_str().unwrap()]));
     assert_eq!(code, 0, "{rcerr}");
     check_tree_down_and_logged(&root, false);
 }
 
 #[test]
 fn start_stops_then_execs_svscan() {
-    if skip_unless_ours("rc_start", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("rc-start");
     let root = s.join("sv");
     let x = make_service(&root, "x", "exec sleep 600");
     let mut g = Guard::new();
     let pid = g.spawn(
-        rc_cmd(&s, &["start", root.to_str().unwrap()])
+        rc_cmd(&["start", root.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
@@ -175,19 +166,15 @@ fn start_stops_then_execs_svscan() {
 
 #[test]
 fn stuck_service_escalates_and_says_so() {
-    if skip_unless_ours("rc_stuck", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("rc-stuck");
     let root = s.join("sv");
     let x = make_service(&root, "stubborn", "trap '' TERM\nwhile :; do sleep 1; done");
     std::fs::create_dir_all(root.join(".svscan")).unwrap();
     std::fs::write(root.join(".svscan/timeout-stop"), "1000\n").unwrap();
     let mut g = Guard::new();
-    let tools = tool_dir(&s);
-    start_supervise(&mut g, &tools.join("supervise"), &x);
+    start_supervise(&mut g, &bin("supervise"), &x);
     assert!(poll_until(T, || up_pid(&x).is_some()));
-    let (code, _, rcerr) = run(&mut rc_cmd(&s, &["stop", root.to_str().unwrap()]));
+    let (code, _, rcerr) = run(&mut rc_cmd(&["stop", root.to_str().unwrap()]));
     assert_eq!(code, 111, "{rcerr}");
     assert!(rcerr.contains("stubborn did not go down within"), "{rcerr}");
     assert!(rcerr.contains("sending svc -k"), "{rcerr}");
@@ -205,20 +192,17 @@ fn stale_record_and_bad_input() {
         format!("{} 1\n", std::process::id()),
     )
     .unwrap();
-    let (code, _, err) = run(&mut rc_cmd(&s, &["stop", root.to_str().unwrap()]));
+    let (code, _, err) = run(&mut rc_cmd(&["stop", root.to_str().unwrap()]));
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("which is another process now: not touching it"),
         "{err}"
     );
-    let (code, _, err) = run(&mut rc_cmd(&s, &[]));
+    let (code, _, err) = run(&mut rc_cmd(&[]));
     assert_eq!(code, 100);
     assert_eq!(err, "svscan.rc: usage: svscan.rc start|stop [dir]\n");
-    assert_eq!(run(&mut rc_cmd(&s, &["restart"])).0, 100);
-    let (code, _, err) = run(&mut rc_cmd(
-        &s,
-        &["stop", s.join("missing").to_str().unwrap()],
-    ));
+    assert_eq!(run(&mut rc_cmd(&["restart"])).0, 100);
+    let (code, _, err) = run(&mut rc_cmd(&["stop", s.join("missing").to_str().unwrap()]));
     assert_eq!(code, 111);
     assert!(
         err.starts_with("svscan.rc: fatal: unable to chdir to"),

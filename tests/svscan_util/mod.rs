@@ -9,60 +9,15 @@ use std::process::{Child, Command, Stdio};
 
 use std::time::Duration;
 
-/// True when our program `name` is built (not the skeleton's placeholder,
-/// recognised by its message in the binary; nothing is run).
-pub fn ours_ready(name: &str) -> bool {
-    match std::fs::read(bin(name)) {
-        Ok(b) => !b.windows(13).any(|w| w == b"not built yet"),
-        Err(_) => false,
-    }
-}
-
-/// Prints why and returns true when one of our programs is missing.
-pub fn skip_unless_ours(test: &str, names: &[&str]) -> bool {
-    for n in names {
-        if !ours_ready(n) {
-            eprintln!("{test}: skipped: our {n} is not built yet");
-            return true;
-        }
-    }
-    false
-}
-
-/// Our multilog, or (until it lands) Debian's.
-pub fn multilog() -> PathBuf {
-    if ours_ready("multilog") {
-        bin("multilog")
-    } else {
-        PathBuf::from("/usr/bin/multilog")
-    }
-}
-
 /// A logger `run` body: multilog into ./main, files big enough that no
 /// line is rotated away during a test.
 pub fn logger_run() -> String {
-    format!("exec {} s16777215 ./main", multilog().display())
+    format!("exec {} s16777215 ./main", bin("multilog").display())
 }
 
-/// A directory of links to the programs svscan.rc and run scripts call by
-/// name: ours, or Debian's for those of ours not built yet.
-pub fn tool_dir(scratch: &Scratch) -> PathBuf {
-    let d = scratch.join("bin");
-    let _ = std::fs::create_dir_all(&d);
-    for n in ["svscan", "supervise", "svc", "svok", "svstat", "multilog"] {
-        let target = if ours_ready(n) {
-            bin(n)
-        } else {
-            PathBuf::from("/usr/bin").join(n)
-        };
-        let _ = std::os::unix::fs::symlink(target, d.join(n));
-    }
-    d
-}
-
-/// PATH for svscan.rc: `tool_dir` first.
-pub fn rc_path(scratch: &Scratch) -> String {
-    format!("{}:{}", tool_dir(scratch).display(), path_with_ours())
+/// PATH for svscan.rc and run scripts: our binaries first.
+pub fn rc_path() -> String {
+    path_with_ours()
 }
 
 /// The svscan.rc at the top of the tree.
@@ -178,14 +133,9 @@ pub fn supervise_of(scanner: u32, dir: &Path) -> Option<u32> {
     })
 }
 
-/// `svc ARGS DIR` with our svc (Debian's until ours lands).
+/// `svc ARGS DIR` with our svc.
 pub fn svc(args: &str, dir: &Path) -> i32 {
-    let prog = if ours_ready("svc") {
-        bin("svc")
-    } else {
-        PathBuf::from("/usr/bin/svc")
-    };
-    run(Command::new(prog).arg(args).arg(dir)).0
+    run(Command::new(bin("svc")).arg(args).arg(dir)).0
 }
 
 pub fn supervised(dir: &Path) -> bool {
