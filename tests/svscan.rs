@@ -258,3 +258,33 @@ fn stuck_service_is_killed_and_exit_says_so() {
     );
     assert!(!supervised(&x));
 }
+
+#[test]
+fn missing_supervise_is_reported_and_svscan_keeps_going() {
+    let s = Scratch::new("svscan-nosup");
+    // svscan alone in a directory, no supervise on PATH either.
+    let lone = s.join("lone");
+    std::fs::create_dir(&lone).unwrap();
+    std::fs::copy(bin("svscan"), lone.join("svscan")).unwrap();
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    make_service(&root, "x", "exec sleep 600");
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let f = std::fs::File::create(&err).unwrap();
+    let pid = g.spawn(
+        Command::new(lone.join("svscan"))
+            .arg(&root)
+            .env("PATH", s.join("empty"))
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f),
+    );
+    assert!(poll_until(T, || stderr_of(&err).contains(
+        "svscan: warning: unable to start supervise x: file does not exist"
+    )));
+    assert!(pid_alive(pid));
+    // SIGTERM with nothing running: a clean exit.
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(wait_code(g.child(pid).unwrap(), T), Some(0));
+}

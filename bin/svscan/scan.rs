@@ -23,6 +23,9 @@ pub struct Scanner {
     pub launcher: Launcher,
     pub once: Once,
     pub stop: Option<Stop>,
+    /// Where the next name's entry probably is (names come sorted, and
+    /// entries were added in that order): keeps a scan linear.
+    cursor: usize,
 }
 
 fn show(p: &Path) -> String {
@@ -61,6 +64,7 @@ impl Scanner {
             launcher,
             once: Once::default(),
             stop: None,
+            cursor: 0,
         }
     }
 
@@ -80,14 +84,17 @@ impl Scanner {
         for e in &mut self.table.entries {
             e.active = false;
         }
+        self.cursor = 0;
         for name in &names {
             self.consider(name, now);
         }
-        let mut keys: HashSet<OsString> = names.iter().map(|n| log_key(n)).collect();
-        keys.extend(names.iter().cloned());
-        keys.insert(".".into());
-        keys.insert(svkit::svdir::SVSCAN_LOG.into());
-        self.once.retain(|k| keys.contains(k));
+        if !self.once.is_empty() {
+            let mut keys: HashSet<OsString> = names.iter().map(|n| log_key(n)).collect();
+            keys.extend(names.iter().cloned());
+            keys.insert(".".into());
+            keys.insert(svkit::svdir::SVSCAN_LOG.into());
+            self.once.retain(|k| keys.contains(k));
+        }
         for e in &mut self.table.entries {
             if !e.active && !e.gone_noted {
                 e.gone_noted = true;
@@ -158,17 +165,20 @@ impl Scanner {
             return;
         }
         let (dev, ino) = (st.st_dev, st.st_ino);
-        let i = match self.table.find(dev, ino) {
+        let i = match self.table.find_from(dev, ino, self.cursor) {
             Some(i) => i,
             None => match self.add(name, dev, ino) {
                 Some(i) => i,
                 None => return,
             },
         };
+        self.cursor = i + 1;
         let e = &mut self.table.entries[i];
         e.active = true;
         e.gone_noted = false;
-        e.name = name.to_owned();
+        if e.name != name {
+            e.name = name.to_owned();
+        }
         self.start_missing(i, now);
     }
 
@@ -248,13 +258,18 @@ impl Scanner {
                 Err(msg) => self.once.warn(&e.name, msg),
             }
         }
+        let needs_log = e
+            .log
+            .as_ref()
+            .map(|l| !l.slot.running() && l.pipe.is_some())
+            .unwrap_or(false);
+        if !needs_log {
+            return;
+        }
         let dir = e.dir();
         let key = log_key(&e.name);
         let shown = e.show();
         if let Some(log) = e.log.as_mut() {
-            if log.slot.running() {
-                return;
-            }
             let Some(pipe) = log.pipe.as_ref() else {
                 return;
             };
