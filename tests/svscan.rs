@@ -288,3 +288,51 @@ fn missing_supervise_is_reported_and_svscan_keeps_going() {
     signal(pid, Signal::SIGTERM);
     assert_eq!(wait_code(g.child(pid).unwrap(), T), Some(0));
 }
+
+#[test]
+fn periodic_scan_sees_a_new_service_without_a_signal() {
+    let s = Scratch::new("svscan-periodic");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    make_service(&root, "first", "exec sleep 600");
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&root.join("first")).is_some()));
+    // Let DIR's times age so the unchanged-directory shortcut applies,
+    // then add a service: the next 5 s scan must notice DIR changed.
+    std::thread::sleep(Duration::from_millis(5500));
+    let second = make_service(&root, "second", "exec sleep 600");
+    assert!(poll_until(Duration::from_secs(7), || up_pid(&second).is_some()));
+    assert!(pid_alive(pid));
+}
+
+#[test]
+fn shutdown_reaches_a_service_moved_out_of_the_scan_directory() {
+    let s = Scratch::new("svscan-moved");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    let x = make_service(&root, "x", "exec sleep 600");
+    write_script(
+        &x.join("log/run"),
+        &format!("#!/bin/sh\n{}\n", logger_run()),
+    );
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&x).is_some()
+        && up_pid(&x.join("log")).is_some()));
+    let moved = s.join("x-moved");
+    std::fs::rename(&x, &moved).unwrap();
+    signal(pid, Signal::SIGHUP);
+    assert!(poll_until(T, || stderr_of(&err).contains("x is gone")));
+    // svscan finds the supervise through its working directory.
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(
+        wait_code(g.child(pid).unwrap(), Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        stderr_of(&err)
+    );
+    assert!(!supervised(&moved) && !supervised(&moved.join("log")));
+}

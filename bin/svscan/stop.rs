@@ -84,6 +84,19 @@ fn is_up(dir: &Path) -> bool {
         .unwrap_or(true)
 }
 
+/// Where to reach a target's supervise: its working directory through
+/// /proc (right even after the service directory was renamed or removed
+/// from the scan directory), else its name.
+fn control_dir(s: &Scanner, t: Target) -> Option<PathBuf> {
+    if let Some(pid) = target_pid(s, t) {
+        let p = PathBuf::from(format!("/proc/{pid}/cwd"));
+        if p.join(svkit::svdir::CONTROL).exists() {
+            return Some(p);
+        }
+    }
+    target_dir(&s.table, t)
+}
+
 fn target_dir(table: &Table, t: Target) -> Option<PathBuf> {
     match t {
         Target::Main(i) => table.entries.get(i).map(|e| e.dir()),
@@ -97,21 +110,6 @@ fn target_pid(s: &Scanner, t: Target) -> Option<Pid> {
         Target::Main(i) => s.table.entries.get(i)?.main.pid,
         Target::Log(i) => s.table.entries.get(i)?.log.as_ref()?.slot.pid,
         Target::Own => s.own.slot.pid,
-    }
-}
-
-/// Writes control letters; a supervise that has not opened its fifo yet
-/// (ENXIO, ENOENT) gets them again at the next tick.
-fn send(table: &Table, pending: &mut Vec<(Target, &'static [u8])>, t: Target, what: &'static [u8]) {
-    let Some(dir) = target_dir(table, t) else {
-        return;
-    };
-    let r = svkit::control::open_control(&dir).and_then(|mut f| f.write_all(what));
-    if let Err(e) = r {
-        match e.raw_os_error() {
-            Some(libc::ENXIO) | Some(libc::ENOENT) | Some(libc::EAGAIN) => pending.push((t, what)),
-            _ => say::warn(&svkit::exit::unable("control", &dir, &e)),
-        }
     }
 }
 
@@ -130,10 +128,10 @@ impl Scanner {
         // A dead logger must run again to drain its pipe.
         for i in 0..self.table.entries.len() {
             if !self.table.entries[i].log_running() {
-                self.start_missing(i, now);
+                self.start_logger(i, now);
             }
         }
-        let mut stop = Stop {
+        self.stop = Some(Stop {
             phase: Phase::Scripts,
             since: now,
             step: 0,
@@ -141,54 +139,84 @@ impl Scanner {
             scripts: Vec::new(),
             pending: Vec::new(),
             clean: true,
-        };
-        let table = &self.table;
-        for (i, e) in table.entries.iter().enumerate() {
-            if e.log_running() {
-                let what: &[u8] = if is_up(&e.log_dir()) { b"ox" } else { b"x" };
-                send(table, &mut stop.pending, Target::Log(i), what);
+        });
+        for i in 0..self.table.entries.len() {
+            if self.table.entries[i].log_running() {
+                let up = control_dir(self, Target::Log(i))
+                    .map(|d| is_up(&d))
+                    .unwrap_or(true);
+                self.send(Target::Log(i), if up { b"ox" } else { b"x" });
             }
         }
         if self.own.slot.running() {
-            let what: &[u8] = if is_up(Path::new(svkit::svdir::SVSCAN_LOG)) {
-                b"ox"
-            } else {
-                b"x"
-            };
-            send(table, &mut stop.pending, Target::Own, what);
+            let up = control_dir(self, Target::Own)
+                .map(|d| is_up(&d))
+                .unwrap_or(true);
+            self.send(Target::Own, if up { b"ox" } else { b"x" });
         }
-        let out = self.own.child_out();
-        for (i, e) in table.entries.iter().enumerate() {
-            if !e.main.running() {
+        for i in 0..self.table.entries.len() {
+            if !self.table.entries[i].main.running() {
                 continue;
             }
-            let dir = e.dir();
-            if is_up(&dir) && is_executable(&dir.join(svkit::svdir::SHUTDOWN)) {
-                let fds = Fds {
-                    stdin: None,
-                    stdout: e
-                        .log
-                        .as_ref()
-                        .and_then(|l| l.pipe.as_ref())
-                        .map(|p| p.write.as_fd())
-                        .or(out),
-                    stderr: out,
-                };
-                match self.launcher.script(&dir, fds) {
-                    Ok(pid) => {
-                        stop.scripts.push((pid, i));
-                        continue;
+            if let Some(pid) = self.run_shutdown(i) {
+                if let Some(stop) = self.stop.as_mut() {
+                    stop.scripts.push((pid, i));
+                }
+                continue;
+            }
+            self.send(Target::Main(i), b"dx");
+        }
+    }
+
+    /// Starts `NAME/shutdown` when the service is up and has one.
+    fn run_shutdown(&self, i: usize) -> Option<Pid> {
+        let dir = control_dir(self, Target::Main(i))?;
+        let script = dir.join(svkit::svdir::SHUTDOWN);
+        if !is_up(&dir) || !is_executable(&script) {
+            return None;
+        }
+        let e = self.table.entries.get(i)?;
+        let out = self.own.child_out();
+        let fds = Fds {
+            stdin: None,
+            stdout: e
+                .log
+                .as_ref()
+                .and_then(|l| l.pipe.as_ref())
+                .map(|p| p.write.as_fd())
+                .or(out),
+            stderr: out,
+        };
+        match self.launcher.script(&dir, fds) {
+            Ok(pid) => Some(pid),
+            Err(err) => {
+                let shown = e.dir().join(svkit::svdir::SHUTDOWN);
+                say::warn(&svkit::exit::unable("run", &shown, &err));
+                None
+            }
+        }
+    }
+
+    /// Writes control letters; a supervise that has not opened its fifo
+    /// yet (ENXIO, ENOENT) gets them again at the next tick.
+    fn send(&mut self, t: Target, what: &'static [u8]) {
+        let Some(dir) = control_dir(self, t) else {
+            return;
+        };
+        let r = svkit::control::open_control(&dir).and_then(|mut f| f.write_all(what));
+        if let Err(e) = r {
+            match e.raw_os_error() {
+                Some(libc::ENXIO) | Some(libc::ENOENT) | Some(libc::EAGAIN) => {
+                    if let Some(stop) = self.stop.as_mut() {
+                        stop.pending.push((t, what));
                     }
-                    Err(err) => say::warn(&svkit::exit::unable(
-                        "run",
-                        &dir.join(svkit::svdir::SHUTDOWN),
-                        &err,
-                    )),
+                }
+                _ => {
+                    let shown = target_dir(&self.table, t).unwrap_or(dir);
+                    say::warn(&svkit::exit::unable("control", &shown, &e));
                 }
             }
-            send(table, &mut stop.pending, Target::Main(i), b"dx");
         }
-        self.stop = Some(stop);
     }
 
     /// A shutdown script finished: now its service goes down.
@@ -198,7 +226,7 @@ impl Scanner {
         };
         if let Some(k) = stop.scripts.iter().position(|&(p, _)| p == pid) {
             let (_, i) = stop.scripts.swap_remove(k);
-            send(&self.table, &mut stop.pending, Target::Main(i), b"dx");
+            self.send(Target::Main(i), b"dx");
         }
     }
 
@@ -236,14 +264,15 @@ impl Scanner {
             return;
         };
         let again = std::mem::take(&mut stop.pending);
+
         for (t, what) in again {
             let alive = match t {
-                crate::stop::Target::Main(i) => self.table.entries.get(i).map(|e| e.main.running()),
-                crate::stop::Target::Log(i) => self.table.entries.get(i).map(|e| e.log_running()),
-                crate::stop::Target::Own => Some(self.own.slot.running()),
+                Target::Main(i) => self.table.entries.get(i).map(|e| e.main.running()),
+                Target::Log(i) => self.table.entries.get(i).map(|e| e.log_running()),
+                Target::Own => Some(self.own.slot.running()),
             };
             if alive == Some(true) {
-                send(&self.table, &mut stop.pending, t, what);
+                self.send(t, what);
             }
         }
     }
@@ -381,7 +410,8 @@ impl Scanner {
         let Some(stop) = self.stop.as_mut() else {
             return;
         };
-        for (pid, i) in std::mem::take(&mut stop.scripts) {
+        let scripts = std::mem::take(&mut stop.scripts);
+        for (pid, i) in scripts {
             let _ = killpg(pid, Signal::SIGKILL);
             if let Some(e) = self.table.entries.get(i) {
                 say::warn(&format!(
@@ -390,8 +420,8 @@ impl Scanner {
                     timeout.as_millis()
                 ));
             }
-            send(&self.table, &mut stop.pending, Target::Main(i), b"dx");
-            stop.clean = false;
+            self.send(Target::Main(i), b"dx");
+            self.mark_unclean();
         }
     }
 
@@ -448,9 +478,7 @@ impl Scanner {
                     "{name} did not {verb} within {secs:.1}s: sending {how} (svc -{})",
                     letters[0] as char
                 ));
-                if let Some(stop) = self.stop.as_mut() {
-                    send(&self.table, &mut stop.pending, t, letters);
-                }
+                self.send(t, letters);
             }
         }
         self.mark_unclean();
