@@ -82,6 +82,57 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
+// --- supervise ---
+
+/// Makes `cmd`'s child start a new session (setsid: its own process
+/// group, so a whole service can be signalled at once), with default
+/// signal dispositions, and moves descriptor `fd_move.0` to `fd_move.1`
+/// (the readiness pipe at the service's `notification-fd`).
+pub fn command_in_session(cmd: &mut std::process::Command, fd_move: Option<(RawFd, RawFd)>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec in the child and only
+    // calls async-signal-safe functions (sigaction, sigprocmask, setsid,
+    // dup2, fcntl); it allocates nothing and touches no locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            reset_signals_for_exec();
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if let Some((from, to)) = fd_move {
+                if from == to {
+                    let fl = libc::fcntl(to, libc::F_GETFD);
+                    if fl < 0 || libc::fcntl(to, libc::F_SETFD, fl & !libc::FD_CLOEXEC) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                } else if libc::dup2(from, to) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// pidfd_send_signal(2): signals the process behind a pidfd, which cannot
+/// hit a recycled pid.
+pub fn pidfd_send_signal(fd: RawFd, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments and a null siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 // --- multilog ---
 
 /// Spawns `cmd` with `fd4` and `fd5` duplicated onto descriptors 4 and 5
