@@ -305,3 +305,31 @@ fn full_disk_pauses_reports_once_and_loses_nothing() {
     assert!(warnings <= 3, "reported once per episode: {err}");
     assert_eq!(std::fs::read(mnt.join("d/current")).unwrap(), input);
 }
+
+#[test]
+fn current_replaced_by_a_symlink_while_running_is_not_followed() {
+    let s = Scratch::new("ml-replaced");
+    std::fs::write(s.join("victim"), "precious\n").unwrap();
+    let mut g = Guard::new();
+    let (pid, mut stdin) = spawn_ml(&mut g, &s.path, &["./d"]);
+    let d = s.join("d");
+    let cur = d.join("current");
+    stdin.write_all(b"one\n").unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::read(&cur).map(|c| c == b"one\n").unwrap_or(false)
+    }));
+    // Swap a symlink in (atomically, as an attacker would).
+    std::os::unix::fs::symlink(s.join("victim"), d.join("evil")).unwrap();
+    std::fs::rename(d.join("evil"), &cur).unwrap();
+    signal(pid, nix::sys::signal::Signal::SIGALRM);
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"two\n").unwrap();
+    drop(stdin);
+    let status = g.child(pid).unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(std::fs::read(s.join("victim")).unwrap(), b"precious\n");
+    let meta = std::fs::symlink_metadata(&cur).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(std::fs::read(&cur).unwrap(), b"two\n");
+    assert!(olds(&d, ".s").is_empty(), "the stranger is not archived");
+}

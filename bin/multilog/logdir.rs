@@ -229,9 +229,18 @@ impl LogDir {
                     self.path.join(CURRENT).display()
                 ),
             );
-            self.current = self.retry("open current", |d| open_current(&d.dirfd));
+            self.current = self.retry("open current", |d| reopen_current(&d.dirfd));
             self.bytes = 0;
         }
+    }
+
+    /// True when the name `current` still refers to the file we write.
+    fn current_is_ours(&self) -> bool {
+        let Ok(mine) = fstat(self.current.as_raw_fd()) else {
+            return false;
+        };
+        matches!(stat_in(&self.dirfd, CURRENT),
+            Ok(Some(st)) if st.st_dev == mine.st_dev && st.st_ino == mine.st_ino)
     }
 
     /// Runs `op` until it succeeds, pausing a second between attempts.
@@ -265,8 +274,20 @@ impl LogDir {
     /// opens a fresh one.
     pub fn rotate(&mut self) {
         self.complete();
-        rotate::finish_current(self);
-        self.current = self.retry("open current", |d| open_current(&d.dirfd));
+        if self.current_is_ours() {
+            rotate::finish_current(self);
+        } else {
+            // Moved away or replaced under us: never archive (or process) a
+            // stranger; our file is wherever it was moved to.
+            svkit::exit::warn(
+                "multilog",
+                &format!(
+                    "{} was moved or replaced; not archiving it",
+                    self.path.join(CURRENT).display()
+                ),
+            );
+        }
+        self.current = self.retry("open current", |d| reopen_current(&d.dirfd));
         self.bytes = 0;
         let _ = rotate::sync_dir(&self.dirfd);
     }
@@ -278,6 +299,21 @@ pub fn open_current(dirfd: &OwnedFd) -> io::Result<File> {
         dirfd,
         CURRENT,
         OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
+        0o644,
+    )?;
+    fchmod(f.as_raw_fd(), Mode::from_bits_truncate(0o644))?;
+    Ok(f)
+}
+
+/// Opens a new `current` while running. The name is ours: whatever sits
+/// there now (a planted symlink or hard link) is removed, never followed
+/// or appended to, and the new file is created exclusively.
+fn reopen_current(dirfd: &OwnedFd) -> io::Result<File> {
+    unlink_in(dirfd, CURRENT)?;
+    let f = open_in(
+        dirfd,
+        CURRENT,
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_EXCL,
         0o644,
     )?;
     fchmod(f.as_raw_fd(), Mode::from_bits_truncate(0o644))?;
