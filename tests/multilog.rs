@@ -333,3 +333,41 @@ fn current_replaced_by_a_symlink_while_running_is_not_followed() {
     assert_eq!(std::fs::read(&cur).unwrap(), b"two\n");
     assert!(olds(&d, ".s").is_empty(), "the stranger is not archived");
 }
+
+#[test]
+fn hung_processor_is_killed_and_run_again() {
+    let s = Scratch::new("ml-prochang");
+    // Hangs (with a child of its own) the first time, works the second.
+    common::write_script(
+        &s.join("proc"),
+        "#!/bin/sh\nif [ ! -e ../hung ]; then echo $$ > ../hung; sleep 100; exit 0; fi\ntr a-z A-Z\n",
+    );
+    let p = format!("!{}", s.join("proc").display());
+    let input: Vec<u8> = b"abcdefghijklmnop\n".repeat(150);
+    let mut child = Command::new(bin("multilog"))
+        .args([&p, "s4096", "./d"])
+        .current_dir(&s.path)
+        .env("MULTILOG_PROCESSOR_TIMEOUT", "1")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ran longer than 1 s; killed"), "{err}");
+    let d = s.join("d");
+    let done = olds(&d, ".s");
+    assert_eq!(done.len(), 1);
+    assert!(done[0].starts_with(b"ABCDEFGHIJKLMNOP\n"));
+    let hung: i32 = std::fs::read_to_string(s.join("hung"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        common::poll_until(Duration::from_secs(5), || !common::pid_alive(hung as u32)),
+        "hung processor gone"
+    );
+}
