@@ -371,3 +371,27 @@ fn hung_processor_is_killed_and_run_again() {
         "hung processor gone"
     );
 }
+
+#[test]
+fn size_rules_cut_long_lines_and_close_near_the_limit() {
+    let s = Scratch::new("ml-size");
+    // A 70001-byte line ends within 2000 bytes of s71000: closed there,
+    // even though it bypassed the write buffer.
+    let mut input = vec![b'q'; 70_000];
+    input.extend_from_slice(b"\nrrrrrrrrrr\n");
+    assert_eq!(ml(&s.path, &["s71000", "./a"], &input).0, 0);
+    let a = s.join("a");
+    assert_eq!(
+        olds(&a, ".s").iter().map(Vec::len).collect::<Vec<_>>(),
+        [70_001]
+    );
+    assert_eq!(std::fs::read(a.join("current")).unwrap(), b"rrrrrrrrrr\n");
+    // A line longer than the limit: pieces of exactly the limit.
+    let mut input = vec![b'z'; 10_000];
+    input.push(b'\n');
+    assert_eq!(ml(&s.path, &["s4096", "./b"], &input).0, 0);
+    let b = s.join("b");
+    let sizes: Vec<usize> = olds(&b, ".s").iter().map(Vec::len).collect();
+    assert_eq!(sizes, [4096, 4096]);
+    assert_eq!(std::fs::read(b.join("current")).unwrap().len(), 1809);
+}
