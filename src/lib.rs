@@ -11,10 +11,13 @@ pub mod lock;
 pub mod multilog_lines;
 pub mod multilog_script;
 pub mod procsig;
+pub mod registry;
 pub mod selfpipe;
 pub mod status;
 pub mod svdir;
 pub mod sys;
 pub mod tai64n;
 pub mod tai64nlocal;
+
+pub mod wire;
 pub mod xstatus;

@@ -1,4 +1,189 @@
-//! booster: placeholder until the program lands.
+//! booster: keeps a pre-forked spare waiting on a unix socket and launches
+//! invokers' programs inside the supervision tree, coupled to the invoker
+//! through the connection (see docs/booster.md).
+
+mod conn;
+mod instances;
+mod listen;
+mod log;
+mod server;
+mod spare;
+
+use nix::sys::signal::Signal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const PROG: &str = "booster";
+const USAGE: &str =
+    "[ -e ] [ -k grace ] [ -n max ] [ -u uid,... ] [ -g gid,... ] [ -r registry ] socket";
+
+struct Args {
+    grace: Duration,
+    max: usize,
+    uids: Vec<u32>,
+    gids: Vec<u32>,
+    registry: Option<PathBuf>,
+    stderr: bool,
+    socket: PathBuf,
+}
+
+fn usage() -> ! {
+    svkit::exit::usage(PROG, USAGE)
+}
+
+fn ids(list: &str, user: bool) -> Vec<u32> {
+    let mut out = Vec::new();
+    for name in list.split(',').filter(|s| !s.is_empty()) {
+        let id = if let Ok(n) = name.parse::<u32>() {
+            Some(n)
+        } else if user {
+            nix::unistd::User::from_name(name)
+                .ok()
+                .flatten()
+                .map(|u| u.uid.as_raw())
+        } else {
+            nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .map(|g| g.gid.as_raw())
+        };
+        match id {
+            Some(i) => out.push(i),
+            None => {
+                let what = if user { "user" } else { "group" };
+                svkit::exit::warn(PROG, &format!("unknown {what}: {name}"));
+                usage();
+            }
+        }
+    }
+    out
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        grace: Duration::from_secs(5),
+        max: 1000,
+        uids: Vec::new(),
+        gids: Vec::new(),
+        registry: None,
+        stderr: false,
+        socket: PathBuf::new(),
+    };
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut i = 0;
+    while i < argv.len() {
+        let arg = argv[i].to_string_lossy().into_owned();
+        if arg == "--" {
+            i += 1;
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            break;
+        }
+        for (at, ch) in arg[1..].char_indices() {
+            match ch {
+                'e' => a.stderr = true,
+                'k' | 'n' | 'u' | 'g' | 'r' => {
+                    let rest = &arg[1 + at + 1..];
+                    let val = if !rest.is_empty() {
+                        rest.to_string()
+                    } else {
+                        i += 1;
+                        match argv.get(i) {
+                            Some(v) => v.to_string_lossy().into_owned(),
+                            None => usage(),
+                        }
+                    };
+                    match ch {
+                        'k' => {
+                            a.grace = humantime::parse_duration(&val).unwrap_or_else(|_| usage())
+                        }
+                        'n' => {
+                            a.max = val
+                                .parse()
+                                .ok()
+                                .filter(|&n| n > 0)
+                                .unwrap_or_else(|| usage())
+                        }
+                        'u' => a.uids.extend(ids(&val, true)),
+                        'g' => a.gids.extend(ids(&val, false)),
+                        _ => a.registry = Some(PathBuf::from(val)),
+                    }
+                    break;
+                }
+                _ => usage(),
+            }
+        }
+        i += 1;
+    }
+    if i + 1 != argv.len() {
+        usage();
+    }
+    a.socket = PathBuf::from(&argv[i]);
+    a
+}
+
+/// Makes sure fds 0-2 are open, so nothing the booster opens lands there
+/// and gets handed to an instance as its stdio by mistake.
+fn open_std_fds() {
+    for fd in 0..3 {
+        if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
+            }
+        }
+    }
+}
+
 fn main() {
-    svkit::exit::fatal("booster", "not built yet");
+    let a = parse_args();
+    open_std_fds();
+    let log = log::Log::choose(a.stderr);
+    let lock = listen::take_lock(&a.socket).unwrap_or_else(|m| svkit::exit::fatal(PROG, &m));
+    let registry = a
+        .registry
+        .clone()
+        .unwrap_or_else(|| listen::with_suffix(&a.socket, ".instances"));
+    let pipe = svkit::selfpipe::SelfPipe::install(&[
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGUSR1,
+    ])
+    .unwrap_or_else(|e| {
+        svkit::exit::fatal(PROG, &format!("unable to install signal handlers: {e}"))
+    });
+    let n = instances::end_survivors(&registry, a.grace, &log);
+    if n > 0 {
+        log.info(&format!("ended {n} survivors of a previous booster"));
+    }
+    let soft = svkit::sys::nofile().map(|(s, _)| s).unwrap_or(1024);
+    let _ = svkit::sys::set_nofile_soft(u64::MAX);
+    let open = !a.uids.is_empty() || !a.gids.is_empty();
+    let listener =
+        listen::Listener::bind(&a.socket, open).unwrap_or_else(|m| svkit::exit::fatal(PROG, &m));
+    let cfg = server::Config {
+        grace: a.grace,
+        max: a.max,
+        gate: listen::Gate {
+            own_uid: nix::unistd::getuid().as_raw(),
+            uids: a.uids,
+            gids: a.gids,
+        },
+        soft_nofile: soft,
+    };
+    log.info(&format!("listening on {}", a.socket.display()));
+    server::Server::new(
+        cfg,
+        log,
+        pipe,
+        listener,
+        instances::Instances::new(&registry),
+    )
+    .run();
+    drop(lock);
 }

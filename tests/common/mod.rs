@@ -54,10 +54,8 @@ impl Scratch {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "svkit-test-{tag}-{}-{n}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("svkit-test-{tag}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).expect("create scratch dir");
         Scratch { path }
@@ -229,10 +227,7 @@ pub fn ours(name: &str) -> Command {
 
 /// Runs a command to completion, returning (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .expect("run command");
+    let out = cmd.stdin(Stdio::null()).output().expect("run command");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

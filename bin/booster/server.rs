@@ -1,0 +1,544 @@
+//! The booster's single poll loop: self-pipe (CHLD, TERM, INT, USR1),
+//! listener, connections and spare channels; every timeout is a deadline.
+
+use crate::conn::{Conn, Input, State};
+use crate::instances::Instances;
+use crate::listen::{Gate, Listener};
+use crate::log::{status_text, Log};
+use crate::spare::{self, ExecResult, Spare};
+use nix::sys::signal::Signal;
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+use svkit::selfpipe::SelfPipe;
+use svkit::wire::{self, kind, Reply, WireError};
+
+/// A request must be complete this long after the connection is accepted.
+const REQUEST_TIME: Duration = Duration::from_secs(5);
+/// The orderly disconnect gives up after this.
+const CLOSE_TIME: Duration = Duration::from_secs(5);
+/// A spare that dies unused is re-forked at most this often.
+const SPARE_RETRY: Duration = Duration::from_secs(1);
+
+pub struct Config {
+    pub grace: Duration,
+    pub max: usize,
+    pub gate: Gate,
+    pub soft_nofile: u64,
+}
+
+pub struct Server {
+    cfg: Config,
+    log: Log,
+    pipe: SelfPipe,
+    listener: Option<Listener>,
+    conns: BTreeMap<u64, Conn>,
+    next_id: u64,
+    inst: Instances,
+    spare: Option<Spare>,
+    spare_retry: Instant,
+    stopping: bool,
+    /// The registry needs rewriting at the end of this round.
+    dirty: bool,
+    me: u32,
+    scratch: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Pipe,
+    Listener,
+    Sock(u64),
+    Chan(u64),
+}
+
+impl Server {
+    pub fn new(
+        cfg: Config,
+        log: Log,
+        pipe: SelfPipe,
+        listener: Listener,
+        inst: Instances,
+    ) -> Server {
+        Server {
+            cfg,
+            log,
+            pipe,
+            listener: Some(listener),
+            conns: BTreeMap::new(),
+            next_id: 0,
+            inst,
+            spare: None,
+            spare_retry: Instant::now(),
+            stopping: false,
+            dirty: false,
+            me: std::process::id(),
+            scratch: vec![0u8; 64 << 10],
+        }
+    }
+
+    /// Serves until stopped and everything is gone; then removes the registry.
+    pub fn run(mut self) {
+        self.write_registry();
+        loop {
+            if self.stopping && self.inst.map.is_empty() && self.conns.is_empty() {
+                break;
+            }
+            // The next spare is forked only when nothing is waiting, so
+            // the fork never delays a reply; a launch that finds no spare
+            // forks one itself.
+            let want_spare =
+                !self.stopping && self.spare.is_none() && Instant::now() >= self.spare_retry;
+            let (mut pfds, slots) = self.poll_set();
+            let timeout = if want_spare { 0 } else { self.timeout_ms() };
+            let ready = match svkit::sys::poll_fds(&mut pfds, timeout) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.log.warn(&format!("poll: {e}"));
+                    0
+                }
+            };
+            for (p, slot) in pfds.iter().zip(slots) {
+                if p.revents != 0 {
+                    self.on_ready(slot);
+                }
+            }
+            self.on_deadlines(Instant::now());
+            // Replies first, bookkeeping after: the registry is rewritten
+            // once per round, after every reply of the round was sent.
+            if self.dirty {
+                self.write_registry();
+            }
+            if want_spare && ready == 0 {
+                self.ensure_spare();
+            }
+        }
+        self.inst.remove_registry();
+        self.log.info("stopped");
+    }
+
+    fn poll_set(&self) -> (Vec<libc::pollfd>, Vec<Slot>) {
+        let pfd = |fd: RawFd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut p = vec![pfd(self.pipe.read_fd())];
+        let mut s = vec![Slot::Pipe];
+        if let Some(l) = &self.listener {
+            if self.conns.len() < self.cfg.max + 256 {
+                p.push(pfd(l.raw()));
+                s.push(Slot::Listener);
+            }
+        }
+        for (&id, c) in &self.conns {
+            match &c.state {
+                State::Launching { chan, .. } => {
+                    p.push(pfd(chan.as_raw_fd()));
+                    s.push(Slot::Chan(id));
+                }
+                State::Ending { .. } => {}
+                _ => {
+                    p.push(pfd(c.sock.as_raw_fd()));
+                    s.push(Slot::Sock(id));
+                }
+            }
+        }
+        (p, s)
+    }
+
+    fn timeout_ms(&self) -> i32 {
+        let mut next = self.inst.next_deadline();
+        for c in self.conns.values() {
+            next = match (next, c.deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        if !self.stopping && self.spare.is_none() {
+            next = Some(next.map_or(self.spare_retry, |n| n.min(self.spare_retry)));
+        }
+        match next {
+            None => -1,
+            Some(t) => {
+                let d = t.saturating_duration_since(Instant::now());
+                (d.as_millis() as i32).saturating_add(1).min(60_000)
+            }
+        }
+    }
+
+    fn on_ready(&mut self, slot: Slot) {
+        match slot {
+            Slot::Pipe => {
+                for sig in self.pipe.drain() {
+                    match sig {
+                        Signal::SIGCHLD => self.reap(),
+                        Signal::SIGTERM | Signal::SIGINT => self.stop(),
+                        Signal::SIGUSR1 => self.quiesce(),
+                        _ => {}
+                    }
+                }
+            }
+            Slot::Listener => self.accept(),
+            Slot::Sock(id) => self.on_sock(id),
+            Slot::Chan(id) => self.on_chan(id),
+        }
+    }
+
+    fn ensure_spare(&mut self) {
+        if self.stopping || self.spare.is_some() || Instant::now() < self.spare_retry {
+            return;
+        }
+        match spare::fork(self.me, self.cfg.soft_nofile) {
+            Ok(s) => self.spare = Some(s),
+            Err(e) => {
+                self.log.warn(&format!("unable to fork spare: {e}"));
+                self.spare_retry = Instant::now() + SPARE_RETRY;
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        for _ in 0..64 {
+            let Some(sock) = self.listener.as_ref().and_then(|l| l.accept()) else {
+                return;
+            };
+            let (uid, gid, ok) = self.cfg.gate.check(&sock);
+            let id = self.next_id;
+            self.next_id += 1;
+            let state = State::Reading {
+                buf: Vec::new(),
+                fds: Vec::new(),
+                deadline: Instant::now() + REQUEST_TIME,
+            };
+            self.conns.insert(id, Conn { sock, uid, state });
+            if !ok {
+                let text = format!("uid {uid} gid {gid} not allowed");
+                self.refuse(id, kind::NOT_ALLOWED, libc::EPERM, &text);
+            }
+        }
+    }
+
+    /// Sends ERROR and starts the orderly disconnect.
+    fn refuse(&mut self, id: u64, k: u32, errno: i32, text: &str) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        self.log.info(&format!("refused uid {}: {text}", c.uid));
+        c.send(&Reply::Error {
+            kind: k,
+            errno: errno as u32,
+            text: text.as_bytes().to_vec(),
+        });
+        c.close_write(Instant::now() + CLOSE_TIME);
+    }
+
+    fn on_sock(&mut self, id: u64) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match &c.state {
+            State::Reading { .. } => self.read_request(id),
+            State::Running { pid } => {
+                let pid = *pid;
+                if let Input::Eof = c.discard(&mut self.scratch) {
+                    // The invoker left (TERM, KILL, orderly disconnect):
+                    // its program goes too.
+                    c.state = State::Ending { pid };
+                    self.log
+                        .info(&format!("invoker of pid {pid} gone: terminating"));
+                    self.inst.terminate(pid, self.cfg.grace);
+                }
+            }
+            State::Closing { .. } => {
+                if let Input::Eof = c.discard(&mut self.scratch) {
+                    self.conns.remove(&id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn read_request(&mut self, id: u64) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let State::Reading { buf, fds, .. } = &mut c.state else {
+            return;
+        };
+        let room = (wire::MAX_REQUEST + 1 - buf.len()).min(self.scratch.len());
+        let (n, got) =
+            match svkit::sys::recv_with_fds(c.sock.as_raw_fd(), &mut self.scratch[..room], true) {
+                Ok(x) => x,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
+                Err(_) => (0, Vec::new()),
+            };
+        if n == 0 {
+            return self.refuse(id, kind::MALFORMED, libc::EPROTO, "truncated request");
+        }
+        if !got.is_empty() && !fds.is_empty() {
+            return self.refuse(id, kind::MALFORMED, libc::EPROTO, "descriptors sent twice");
+        }
+        fds.extend(got);
+        buf.extend_from_slice(&self.scratch[..n]);
+        match wire::decode_request(buf) {
+            Ok(None) => {}
+            Err(WireError::TooBig(w)) => self.refuse(id, kind::TOO_BIG, libc::E2BIG, w),
+            Err(WireError::Malformed(w)) => self.refuse(id, kind::MALFORMED, libc::EPROTO, w),
+            Ok(Some((req, used))) => {
+                if used != buf.len() {
+                    return self.refuse(id, kind::MALFORMED, libc::EPROTO, "bytes after END");
+                }
+                if fds.len() != 3 {
+                    let w = "STDIO without 3 descriptors";
+                    return self.refuse(id, kind::MALFORMED, libc::EPROTO, w);
+                }
+                let raw = std::mem::take(buf);
+                let fds = std::mem::take(fds);
+                self.launch(id, req, raw, fds);
+            }
+        }
+    }
+
+    fn launch(&mut self, id: u64, req: wire::Request, raw: Vec<u8>, fds: Vec<OwnedFd>) {
+        if self.inst.map.len() >= self.cfg.max {
+            let text = format!("busy: {} instances running", self.inst.map.len());
+            return self.refuse(id, kind::BUSY, libc::EBUSY, &text);
+        }
+        self.spare_retry = Instant::now();
+        self.ensure_spare();
+        let Some(spare) = self.spare.take() else {
+            return self.refuse(id, kind::INTERNAL, libc::EAGAIN, "unable to fork");
+        };
+        let pid = spare.pid;
+        let raws: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        match spare.hand_off(&raw, &raws) {
+            Ok(chan) => {
+                let argv0 = req.argv.first().cloned().unwrap_or_default();
+                self.inst.add(pid, argv0.clone(), Some(id));
+                if let Some(c) = self.conns.get_mut(&id) {
+                    let wait = req.flags & wire::FLAG_WAIT != 0;
+                    c.state = State::Launching {
+                        pid,
+                        chan,
+                        wait,
+                        argv0,
+                    };
+                }
+            }
+            Err(e) => {
+                crate::instances::signal_group(pid, Signal::SIGKILL);
+                self.refuse(id, kind::INTERNAL, libc::EIO, &format!("spare lost: {e}"));
+            }
+        }
+        // `fds` drop here: the booster keeps no copy of the invoker's stdio.
+    }
+
+    fn on_chan(&mut self, id: u64) {
+        let Some(c) = self.conns.get(&id) else {
+            return;
+        };
+        let State::Launching { chan, .. } = &c.state else {
+            return;
+        };
+        match spare::exec_result(chan) {
+            ExecResult::Pending => {}
+            ExecResult::Done => self.launched(id),
+            ExecResult::Failed { stage, errno } => self.exec_failed(id, stage, errno),
+        }
+    }
+
+    fn launched(&mut self, id: u64) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let State::Launching { pid, wait, .. } = c.state else {
+            return;
+        };
+        let grace_ms = self.cfg.grace.as_millis() as u64;
+        c.send(&Reply::Launched { pid, grace_ms });
+        let uid = c.uid;
+        if wait {
+            c.state = State::Running { pid };
+        } else {
+            c.close_write(Instant::now() + CLOSE_TIME);
+        }
+        if let Some(i) = self.inst.map.get_mut(&pid) {
+            i.listed = true;
+            if !wait {
+                i.conn = None;
+            }
+            let a = String::from_utf8_lossy(&i.argv0).into_owned();
+            self.log
+                .info(&format!("launched pid {pid} for uid {uid}: {a}"));
+        }
+        self.registry_changed();
+    }
+
+    fn exec_failed(&mut self, id: u64, stage: u32, errno: u32) {
+        let Some(c) = self.conns.get(&id) else {
+            return;
+        };
+        let State::Launching { pid, argv0, .. } = &c.state else {
+            return;
+        };
+        let argv0 = String::from_utf8_lossy(argv0).into_owned();
+        if let Some(i) = self.inst.map.get_mut(pid) {
+            i.conn = None;
+        }
+        let reason = svkit::errstr::errno_text(errno as i32);
+        let (k, text) = match stage {
+            spare::STAGE_CWD => (kind::CWD, format!("unable to chdir: {reason}")),
+            spare::STAGE_EXEC if errno as i32 == libc::ENOENT || errno as i32 == libc::ENOTDIR => {
+                (kind::NOT_FOUND, format!("unable to run {argv0}: {reason}"))
+            }
+            spare::STAGE_EXEC => (
+                kind::NOT_EXECUTABLE,
+                format!("unable to run {argv0}: {reason}"),
+            ),
+            _ => (
+                kind::INTERNAL,
+                format!("unable to set up {argv0}: {reason}"),
+            ),
+        };
+        self.refuse(id, k, errno as i32, &text);
+    }
+
+    fn reap(&mut self) {
+        while let Some(pid) = svkit::sys::peek_exited() {
+            // Still a zombie: its group id cannot be recycled yet.
+            if self.inst.map.get(&pid).is_some_and(|i| i.terminating) {
+                crate::instances::signal_group(pid, Signal::SIGKILL);
+            }
+            let status = match svkit::sys::reap_raw(pid as i32) {
+                Ok(Some((_, s))) => s,
+                _ => break,
+            };
+            if self.spare.as_ref().is_some_and(|s| s.pid == pid) {
+                self.spare = None;
+                self.spare_retry = Instant::now() + SPARE_RETRY;
+                continue;
+            }
+            let Some(conn) = self.inst.map.get(&pid).map(|i| i.conn) else {
+                continue;
+            };
+            // EXIT goes out first (a fast program may not even have been
+            // announced yet: finish sends LAUNCHED too), bookkeeping after.
+            if let Some(id) = conn {
+                self.finish(id, pid, status);
+            }
+            if let Some(i) = self.inst.map.remove(&pid) {
+                if i.listed {
+                    let a = String::from_utf8_lossy(&i.argv0);
+                    self.log
+                        .info(&format!("pid {pid} {a}: {}", status_text(status)));
+                    self.registry_changed();
+                }
+            }
+        }
+    }
+
+    /// The instance of connection `id` has been reaped with `status`.
+    fn finish(&mut self, id: u64, pid: u32, status: i32) {
+        let Some(c) = self.conns.get(&id) else {
+            return;
+        };
+        if let State::Launching { chan, .. } = &c.state {
+            if let ExecResult::Failed { stage, errno } = spare::exec_result(chan) {
+                return self.exec_failed(id, stage, errno);
+            }
+            self.launched(id);
+        }
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let eof = matches!(c.state, State::Ending { .. });
+        if c.pid() != Some(pid) {
+            return;
+        }
+        c.send(&Reply::Exit { status });
+        if eof {
+            self.conns.remove(&id);
+        } else {
+            c.close_write(Instant::now() + CLOSE_TIME);
+        }
+    }
+
+    fn drop_half_read(&mut self) {
+        self.conns
+            .retain(|_, c| !matches!(c.state, State::Reading { .. }));
+    }
+
+    fn kill_spare(&mut self) {
+        if let Some(s) = self.spare.take() {
+            crate::instances::signal_group(s.pid, Signal::SIGKILL);
+        }
+    }
+
+    /// TERM/INT (`svc -d`): nothing can be launched any more.
+    fn stop(&mut self) {
+        if self.stopping {
+            return;
+        }
+        self.stopping = true;
+        self.log
+            .info("stopping: socket removed, terminating instances");
+        if let Some(l) = self.listener.take() {
+            l.remove();
+        }
+        self.kill_spare();
+        self.drop_half_read();
+        self.inst.terminate_all(self.cfg.grace);
+    }
+
+    /// USR1 (`svc -1`): instances go, the socket stays, a fresh spare.
+    fn quiesce(&mut self) {
+        if self.stopping {
+            return;
+        }
+        self.log.info("quiescing: terminating instances");
+        self.kill_spare();
+        self.spare_retry = Instant::now();
+        self.drop_half_read();
+        self.inst.terminate_all(self.cfg.grace);
+    }
+
+    fn on_deadlines(&mut self, now: Instant) {
+        for pid in self.inst.kill_due(now) {
+            self.log.info(&format!("pid {pid}: grace over, KILL"));
+        }
+        let late: Vec<(u64, bool)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.deadline().is_some_and(|d| d <= now))
+            .map(|(&id, c)| (id, matches!(c.state, State::Reading { .. })))
+            .collect();
+        for (id, reading) in late {
+            if reading {
+                self.refuse(
+                    id,
+                    kind::TIMEOUT,
+                    libc::ETIMEDOUT,
+                    "request not complete in 5s",
+                );
+                // No second chance: a slow peer is not waited for again.
+                self.conns.remove(&id);
+            } else {
+                self.conns.remove(&id);
+            }
+        }
+    }
+
+    fn registry_changed(&mut self) {
+        self.dirty = true;
+    }
+
+    fn write_registry(&mut self) {
+        self.dirty = false;
+        if let Err(e) = self.inst.write_registry() {
+            let p = self.inst.path().display();
+            self.log.warn(&format!("unable to write {p}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! One launch: connect, send the request with stdio in SCM_RIGHTS, then a
+//! poll loop over the socket and the self-pipe until EXIT (or ERROR, EOF,
+//! or the deadline after our own TERM/INT), ending in an orderly disconnect.
+
+use crate::{Args, PROG};
+use nix::sys::signal::Signal;
+use nix::sys::socket::{self, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, Instant};
+use svkit::exit::{fatal, TEMP, USAGE};
+use svkit::wire::{self, kind, Reply};
+
+/// Grace assumed before LAUNCHED has told us the booster's.
+const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// Added to the grace when waiting for EXIT after our own TERM/INT.
+const SLACK: Duration = Duration::from_secs(5);
+/// The orderly disconnect gives up after this.
+const CLOSE_TIME: Duration = Duration::from_secs(5);
+
+fn connect(path: &std::path::Path) -> nix::Result<OwnedFd> {
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    let addr = socket::UnixAddr::new(path)?;
+    socket::connect(fd.as_raw_fd(), &addr)?;
+    Ok(fd)
+}
+
+fn fallback(args: &Args) -> ! {
+    use std::os::unix::process::CommandExt;
+    svkit::sys::reset_signals_for_exec();
+    let e = std::process::Command::new(&args.argv[0])
+        .args(&args.argv[1..])
+        .exec();
+    let code = if e.kind() == std::io::ErrorKind::NotFound {
+        127
+    } else {
+        126
+    };
+    let what = args.argv[0].to_string_lossy();
+    eprintln!(
+        "{PROG}: fatal: unable to run {what}: {}",
+        svkit::errstr::text(&e)
+    );
+    std::process::exit(code)
+}
+
+fn request(args: &Args) -> wire::Request {
+    let cwd = std::env::current_dir().unwrap_or_else(|e| {
+        fatal(
+            PROG,
+            &format!(
+                "unable to get current directory: {}",
+                svkit::errstr::text(&e)
+            ),
+        )
+    });
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        let mut e = k.as_bytes().to_vec();
+        e.push(b'=');
+        e.extend_from_slice(v.as_bytes());
+        env.push(e);
+    }
+    wire::Request {
+        version: wire::VERSION,
+        flags: if args.wait { wire::FLAG_WAIT } else { 0 },
+        argv: args.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        env,
+        cwd: cwd.as_os_str().as_bytes().to_vec(),
+    }
+}
+
+/// Opens /dev/null on any of fds 0-2 that is closed: all three are sent.
+fn open_std_fds() {
+    for fd in 0..3 {
+        if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
+            }
+        }
+    }
+}
+
+fn send_request(sock: &OwnedFd, bytes: &[u8]) -> nix::Result<()> {
+    let fds = [0, 1, 2];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let fd = sock.as_raw_fd();
+    let mut at = socket::sendmsg::<()>(
+        fd,
+        &[IoSlice::new(bytes)],
+        &cmsg,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    while at < bytes.len() {
+        match socket::send(fd, &bytes[at..], MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => at += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The exit code for a raw wait status: the code, or 128+N for signal N.
+pub fn exit_code(status: i32) -> i32 {
+    if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
+}
+
+fn error_code(k: u32) -> i32 {
+    match k {
+        kind::NOT_FOUND => 127,
+        kind::NOT_EXECUTABLE => 126,
+        kind::NOT_ALLOWED | kind::MALFORMED | kind::TOO_BIG => USAGE,
+        _ => TEMP,
+    }
+}
+
+/// shutdown(SHUT_WR), read until EOF, close; at most CLOSE_TIME.
+fn orderly_disconnect(sock: OwnedFd) {
+    let _ = socket::shutdown(sock.as_raw_fd(), socket::Shutdown::Write);
+    let end = Instant::now() + CLOSE_TIME;
+    let mut b = [0u8; 512];
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut p = [libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        let _ = svkit::sys::poll_fds(&mut p, left.as_millis() as i32 + 1);
+        match socket::recv(sock.as_raw_fd(), &mut b, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => return,
+            Ok(_) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs the whole session; returns the exit code.
+pub fn run(args: &Args) -> i32 {
+    open_std_fds();
+    let req = request(args);
+    if let Err(e) = wire::check_request(&req) {
+        svkit::exit::warn(PROG, &format!("{e}"));
+        return USAGE;
+    }
+    let pipe = svkit::selfpipe::SelfPipe::install(&[Signal::SIGTERM, Signal::SIGINT])
+        .unwrap_or_else(|e| fatal(PROG, &format!("unable to install signal handlers: {e}")));
+    let sock = match connect(&args.socket) {
+        Ok(s) => s,
+        Err(e) if args.fallback => {
+            let _ = e;
+            drop(pipe);
+            fallback(args)
+        }
+        Err(e) => fatal(
+            PROG,
+            &svkit::exit::unable("connect to", &args.socket, &e.into()),
+        ),
+    };
+    // A refusal may close the socket before we are done sending; the
+    // reply is still there to read.
+    let _ = send_request(&sock, &wire::encode_request(&req));
+    let mut grace = DEFAULT_GRACE;
+    let mut deadline: Option<Instant> = None;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let timeout = deadline.map_or(-1, |d| {
+            d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1
+        });
+        let mut p = [
+            libc::pollfd {
+                fd: sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: pipe.read_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let _ = svkit::sys::poll_fds(&mut p, timeout);
+        if p[1].revents != 0 && !pipe.drain().is_empty() && deadline.is_none() {
+            // Our TERM/INT: tell the booster by EOF, then wait for EXIT.
+            let _ = socket::shutdown(sock.as_raw_fd(), socket::Shutdown::Write);
+            deadline = Some(Instant::now() + grace + SLACK);
+        }
+        if p[0].revents != 0 {
+            let n = match socket::recv(sock.as_raw_fd(), &mut chunk, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => 0,
+            };
+            if n == 0 {
+                fatal(
+                    PROG,
+                    &format!("booster on {} gone without a status", args.socket.display()),
+                );
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            while let Some((reply, used)) = match wire::decode_reply(&buf) {
+                Ok(r) => r,
+                Err(e) => fatal(PROG, &format!("bad reply from booster: {e}")),
+            } {
+                buf.drain(..used);
+                match reply {
+                    Reply::Launched { grace_ms, .. } => {
+                        grace = Duration::from_millis(grace_ms);
+                        if !args.wait {
+                            orderly_disconnect(sock);
+                            return 0;
+                        }
+                        if let Some(d) = deadline.as_mut() {
+                            *d = Instant::now() + grace + SLACK;
+                        }
+                    }
+                    Reply::Error { kind, text, .. } => {
+                        let text = String::from_utf8_lossy(&text);
+                        let msg = format!("{PROG}: fatal: {text}\n");
+                        let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+                        return error_code(kind);
+                    }
+                    Reply::Exit { status } => {
+                        orderly_disconnect(sock);
+                        return exit_code(status);
+                    }
+                }
+            }
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            fatal(PROG, "no status from booster in time after TERM");
+        }
+    }
+}
