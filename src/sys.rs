@@ -151,13 +151,15 @@ pub fn spawn_with_fd45(
         std::os::fd::AsRawFd::as_raw_fd(&high4),
         std::os::fd::AsRawFd::as_raw_fd(&high5),
     );
-    // SAFETY: between fork and exec the closure only calls dup2 and
-    // sigaction/sigprocmask (via reset_signals_for_exec), all
+    // SAFETY: between fork and exec the closure only calls setpgid, dup2
+    // and sigaction/sigprocmask (via reset_signals_for_exec), all
     // async-signal-safe; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             reset_signals_for_exec();
-            if libc::dup2(a, 4) < 0 || libc::dup2(b, 5) < 0 {
+            // Its own process group, so a hung processor can be killed
+            // together with whatever it started.
+            if libc::setpgid(0, 0) < 0 || libc::dup2(a, 4) < 0 || libc::dup2(b, 5) < 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())

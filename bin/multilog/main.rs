@@ -14,7 +14,7 @@ use svkit::selfpipe::SelfPipe;
 
 const PROG: &str = "multilog";
 /// Input read size: one clock reading stamps every line of one read.
-const READ: usize = 128 * 1024;
+const READ: usize = 64 * 1024;
 
 fn main() {
     use std::os::unix::ffi::OsStrExt;
