@@ -82,6 +82,344 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
+// --- supervise ---
+
+/// Makes `cmd`'s child start a new session (setsid: its own process
+/// group, so a whole service can be signalled at once), with default
+/// signal dispositions, and moves descriptor `fd_move.0` to `fd_move.1`
+/// (the readiness pipe at the service's `notification-fd`).
+pub fn command_in_session(cmd: &mut std::process::Command, fd_move: Option<(RawFd, RawFd)>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec in the child and only
+    // calls async-signal-safe functions (sigaction, sigprocmask, setsid,
+    // dup2, fcntl); it allocates nothing and touches no locks.
+    unsafe {
+        cmd.pre_exec(move || {
+            reset_signals_for_exec();
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if let Some((from, to)) = fd_move {
+                if from == to {
+                    let fl = libc::fcntl(to, libc::F_GETFD);
+                    if fl < 0 || libc::fcntl(to, libc::F_SETFD, fl & !libc::FD_CLOEXEC) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                } else if libc::dup2(from, to) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// pidfd_send_signal(2): signals the process behind a pidfd, which cannot
+/// hit a recycled pid.
+pub fn pidfd_send_signal(fd: RawFd, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments and a null siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+// --- multilog ---
+
+/// Spawns `cmd` with `fd4` and `fd5` duplicated onto descriptors 4 and 5
+/// in the child (multilog's processor state in/out), signals reset.
+pub fn spawn_with_fd45(
+    cmd: &mut std::process::Command,
+    fd4: RawFd,
+    fd5: RawFd,
+) -> io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    // Move both sources above 9 first so dup2 onto 4/5 cannot clobber one
+    // with the other; the copies are close-on-exec and closed on return.
+    let high4 = dup_above(fd4, 10)?;
+    let high5 = dup_above(fd5, 10)?;
+    let (a, b) = (
+        std::os::fd::AsRawFd::as_raw_fd(&high4),
+        std::os::fd::AsRawFd::as_raw_fd(&high5),
+    );
+    // SAFETY: between fork and exec the closure only calls dup2 and
+    // sigaction/sigprocmask (via reset_signals_for_exec), all
+    // async-signal-safe; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            reset_signals_for_exec();
+            if libc::dup2(a, 4) < 0 || libc::dup2(b, 5) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+/// F_DUPFD_CLOEXEC: a close-on-exec copy of `fd` numbered at least `min`.
+pub fn dup_above(fd: RawFd, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC takes integers; a bad fd gives EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fcntl returned a fresh descriptor that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Takes ownership of a descriptor a successful syscall (openat) returned.
+pub fn own_fd(fd: RawFd) -> OwnedFd {
+    // SAFETY: callers pass only a descriptor just returned by the kernel
+    // to them, which nothing else owns or will close.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+// --- tai64nlocal ---
+
+/// localtime_r(3) for Unix seconds: (year, month 1-12, day, hour, minute,
+/// second), None when the C library cannot represent it.
+pub fn localtime(secs: i64) -> Option<(i64, u32, u32, u32, u32, u32)> {
+    #[allow(clippy::useless_conversion)] // time_t is narrower on 32-bit targets
+    let t: libc::time_t = secs.try_into().ok()?;
+    // SAFETY: tm is plain old data, zero is a valid bit pattern for it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call;
+    // localtime_r is thread-safe and writes only into tm.
+    let r = unsafe { libc::localtime_r(&t, &mut tm) };
+    if r.is_null() {
+        return None;
+    }
+    Some((
+        i64::from(tm.tm_year) + 1900,
+        (tm.tm_mon + 1) as u32,
+        tm.tm_mday as u32,
+        tm.tm_hour as u32,
+        tm.tm_min as u32,
+        tm.tm_sec as u32,
+    ))
+}
+
+// --- booster / invoker ---
+
+/// fork(2). The booster is single-threaded, so the child may allocate.
+pub enum Forked {
+    Parent(u32),
+    Child,
+}
+
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: callers are single-threaded programs (booster), so the child
+    // inherits no lock held by another thread.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Forked::Parent(child.as_raw() as u32)),
+        Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// _exit(2): leaves a forked child without running the parent's atexit
+/// handlers or flushing its buffers.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and has no preconditions.
+    unsafe { libc::_exit(code) }
+}
+
+/// Closes every descriptor from `first` up.
+pub fn close_from(first: u32) {
+    // SAFETY: plain syscall with integer arguments; closing descriptors we
+    // do not use is the point.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if r != 0 {
+        // Old kernels: close one by one up to the soft limit.
+        let max = nofile().map(|(s, _)| s).unwrap_or(1024).min(1 << 20);
+        for fd in first as u64..max {
+            // SAFETY: closing an arbitrary integer fd is harmless (EBADF).
+            unsafe { libc::close(fd as libc::c_int) };
+        }
+    }
+}
+
+/// waitpid(2) with WNOHANG: `Some((pid, raw status))` for a reaped child.
+pub fn reap_raw(pid: i32) -> io::Result<Option<(u32, i32)>> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: status is a valid int to fill.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    match r {
+        0 => Ok(None),
+        r if r > 0 => Ok(Some((r as u32, status))),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+/// waitid(WEXITED|WNOHANG|WNOWAIT): a child that has exited but is left
+/// a zombie, so its pid (and process group id) cannot be recycled while
+/// the caller sweeps its group.
+pub fn peek_exited() -> Option<u32> {
+    // SAFETY: siginfo_t is plain data; zeroed is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid siginfo_t for waitid to fill.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: waitid filled si_pid (0 when no child was waitable).
+    let pid = unsafe { info.si_pid() };
+    (pid > 0).then_some(pid as u32)
+}
+
+/// (soft, hard) RLIMIT_NOFILE.
+pub fn nofile() -> io::Result<(u64, u64)> {
+    // SAFETY: rlimit is plain data for getrlimit to fill.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: rl is valid.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((rl.rlim_cur, rl.rlim_max))
+}
+
+pub fn set_nofile_soft(soft: u64) -> io::Result<()> {
+    let (_, hard) = nofile()?;
+    let rl = libc::rlimit {
+        rlim_cur: soft.min(hard),
+        rlim_max: hard,
+    };
+    // SAFETY: rl is a valid rlimit.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// openlog(3) with LOG_PID on LOG_DAEMON. `ident` must live forever.
+pub fn open_syslog(ident: &'static std::ffi::CStr) {
+    // SAFETY: ident is 'static, as openlog keeps the pointer.
+    unsafe {
+        libc::openlog(
+            ident.as_ptr(),
+            libc::LOG_PID | libc::LOG_NDELAY,
+            libc::LOG_DAEMON,
+        )
+    };
+}
+
+/// syslog(3) of one message, passed through "%s" (never as a format).
+pub fn syslog(priority: libc::c_int, msg: &str) {
+    let Ok(m) = std::ffi::CString::new(msg.replace('\0', "")) else {
+        return;
+    };
+    // SAFETY: both pointers are valid NUL-terminated strings; "%s" makes
+    // the message data, not a format.
+    unsafe { libc::syslog(priority, b"%s\0".as_ptr().cast(), m.as_ptr()) };
+}
+
+/// poll(2) over a plain array; `timeout_ms` < 0 waits forever. EINTR
+/// reads as "nothing ready" so the caller just goes round its loop.
+pub fn poll_fds(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: fds is a valid, exclusively borrowed array of pollfd.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EINTR) {
+            return Ok(0);
+        }
+        return Err(e);
+    }
+    Ok(r as usize)
+}
+
+/// accept4(2), non-blocking and close-on-exec; EINTR and ECONNABORTED
+/// are retried, anything else (EAGAIN included) is returned.
+pub fn accept_nonblock(listener: RawFd) -> io::Result<OwnedFd> {
+    loop {
+        // SAFETY: null address pointers are allowed; listener is an fd.
+        let r = unsafe {
+            libc::accept4(
+                listener,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            )
+        };
+        if r >= 0 {
+            // SAFETY: accept4 returned a fresh descriptor we now own.
+            return Ok(unsafe { OwnedFd::from_raw_fd(r) });
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) | Some(libc::ECONNABORTED) => continue,
+            _ => return Err(e),
+        }
+    }
+}
+
+/// recvmsg(2) of up to `buf.len()` bytes plus up to 4 SCM_RIGHTS
+/// descriptors (received close-on-exec; any beyond 4 are discarded by the
+/// kernel). Non-blocking when `dontwait`.
+pub fn recv_with_fds(
+    fd: RawFd,
+    buf: &mut [u8],
+    dontwait: bool,
+) -> io::Result<(usize, Vec<OwnedFd>)> {
+    const MAX_FDS: usize = 4;
+    // u64 alignment satisfies cmsghdr's.
+    let mut space = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; zeroed is valid before we fill it.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let want =
+        unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
+    msg.msg_controllen = want.min(std::mem::size_of_val(&space));
+    let flags = libc::MSG_CMSG_CLOEXEC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
+    // SAFETY: msg points at iov/space, both live and sized as declared.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut fds = Vec::new();
+    // SAFETY: the CMSG_* walk stays within msg_controllen as set by the
+    // kernel; SCM_RIGHTS data is an array of fds now installed in our
+    // table, each of which we take ownership of exactly once.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c) as *const RawFd;
+                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for k in 0..len / std::mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(k))));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    Ok((n as usize, fds))
+}
+
 // --- booster / invoker ---
 
 /// fork(2). The booster is single-threaded, so the child may allocate.

@@ -1,4 +1,180 @@
-//! supervise: placeholder until the program lands.
+//! supervise DIR: starts and restarts DIR/run, obeys DIR/supervise/control,
+//! and publishes DIR/supervise/status (and xstatus). See docs/supervise.md.
+
+mod config;
+mod files;
+mod spawn;
+mod state;
+mod takeover;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::time::Instant;
+use svkit::exit::{fatal, unable, usage};
+use svkit::selfpipe::SelfPipe;
+use svkit::status::Want;
+
+const PROG: &str = "supervise";
+
 fn main() {
-    svkit::exit::fatal("supervise", "not built yet");
+    let args: Vec<_> = std::env::args_os().skip(1).collect();
+    if args.len() != 1 {
+        usage(PROG, "dir");
+    }
+    let label = String::from_utf8_lossy(args[0].as_bytes()).into_owned();
+    let pipe = SelfPipe::install(&[Signal::SIGCHLD])
+        .unwrap_or_else(|e| fatal(PROG, &format!("unable to create self-pipe: {}", e)));
+    if let Err(e) = std::env::set_current_dir(&args[0]) {
+        fatal(PROG, &unable("chdir to", std::path::Path::new(&label), &e));
+    }
+    let want = match std::fs::symlink_metadata(svkit::svdir::DOWN) {
+        Ok(_) => Want::Down,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Want::Up,
+        Err(e) => fatal(
+            PROG,
+            &unable("stat", std::path::Path::new(&format!("{label}/down")), &e),
+        ),
+    };
+    let lock = files::lock(&label).unwrap_or_else(|m| fatal(PROG, &m));
+    let control = files::open_control(&label).unwrap_or_else(|m| fatal(PROG, &m));
+    let mut sup = state::Sup::new(label.clone(), want);
+    takeover::adopt(&mut sup);
+    let mut last_written: Option<(Vec<u8>, Vec<u8>)> = None;
+    announce(&mut sup, &mut last_written);
+    // `ok` last: once svok says "running", status is already there.
+    let ok = files::open_ok(&label).unwrap_or_else(|m| fatal(PROG, &m));
+    let mut fs = files::Files::new(lock, control, ok);
+    run(&mut sup, &mut fs, &pipe, &mut last_written);
+    announce(&mut sup, &mut last_written);
+    std::process::exit(0);
+}
+
+/// Writes the records when they differ from what was last written.
+fn announce(sup: &mut state::Sup, last: &mut Option<(Vec<u8>, Vec<u8>)>) {
+    let (st, x) = sup.records();
+    let now = (st.pack().to_vec(), x.pack());
+    if last.as_ref() == Some(&now) {
+        return;
+    }
+    match files::write_records(&sup.label, &now.0, &now.1) {
+        Ok(()) => *last = Some(now),
+        // Keep supervising; say it once per cause, retry at the next change.
+        Err(m) => sup.warn_once(m),
+    }
+}
+
+/// The event loop: one poll over the self-pipe, the control fifo, the
+/// readiness pipe and a taken-over child's pidfd; timers are deadlines.
+fn run(
+    sup: &mut state::Sup,
+    fs: &mut files::Files,
+    pipe: &SelfPipe,
+    last: &mut Option<(Vec<u8>, Vec<u8>)>,
+) {
+    loop {
+        let now = Instant::now();
+        sup.tick(now);
+        announce(sup, last);
+        if sup.done() {
+            return;
+        }
+        let timeout = match sup.deadline() {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                let ms = t.saturating_duration_since(Instant::now()).as_millis() + 1;
+                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let (sig_ready, ctl_ready, notify_ready, pidfd_ready) = {
+            let notify: Option<BorrowedFd> = sup
+                .child
+                .as_ref()
+                .and_then(|c| c.notify.as_ref())
+                .map(|f| f.as_fd());
+            let pidfd: Option<BorrowedFd> = sup
+                .child
+                .as_ref()
+                .and_then(|c| c.pidfd.as_ref())
+                .map(|f| f.as_fd());
+            let mut fds = vec![
+                PollFd::new(pipe.as_fd(), PollFlags::POLLIN),
+                PollFd::new(fs.control.as_fd(), PollFlags::POLLIN),
+            ];
+            let ni = notify.map(|n| {
+                fds.push(PollFd::new(n, PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let pi = pidfd.map(|p| {
+                fds.push(PollFd::new(p, PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => fatal(
+                    PROG,
+                    &format!("unable to poll: {}", svkit::errstr::errno_text(e as i32)),
+                ),
+            }
+            let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+            (hit(0), hit(1), ni.is_some_and(hit), pi.is_some_and(hit))
+        };
+        let now = Instant::now();
+        if sig_ready {
+            pipe.drain();
+            reap(sup, now);
+        }
+        if pidfd_ready {
+            sup.on_child_exit(state::WSTATUS_UNKNOWN, now);
+        }
+        if notify_ready {
+            sup.on_notify();
+        }
+        if ctl_ready {
+            read_control(sup, fs, now);
+        }
+    }
+}
+
+/// Reaps every finished child (WNOHANG, in a loop).
+fn reap(sup: &mut state::Sup, now: Instant) {
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return,
+            Ok(WaitStatus::Exited(pid, code)) => sup.on_reaped(pid.as_raw() as u32, code << 8, now),
+            Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                let w = sig as i32 | if core { 0x80 } else { 0 };
+                sup.on_reaped(pid.as_raw() as u32, w, now)
+            }
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Handles every byte waiting in the control fifo, in order.
+fn read_control(sup: &mut state::Sup, fs: &mut files::Files, now: Instant) {
+    let mut buf = [0u8; 64];
+    // Bounded, so a flood of bytes cannot starve the child events.
+    for _ in 0..64 {
+        match fs.control.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                for &b in &buf[..n] {
+                    sup.on_control(b, now);
+                }
+                if n < buf.len() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+    }
 }

@@ -1,0 +1,408 @@
+//! The supervisor's state machine: what it wants, what runs, and the
+//! transitions on control letters, child deaths, readiness and deadlines.
+
+use crate::{config, spawn};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+use svkit::control::Command;
+use svkit::procsig::ProcSig;
+use svkit::status::{Status, Want};
+use svkit::tai64n::Tai64n;
+use svkit::xstatus::{self, Death, XStatus};
+
+/// The restart floor: at most one start of `run` per second.
+pub const FLOOR: Duration = Duration::from_secs(1);
+
+/// Raw wait status recorded when the exit status cannot be known (a child
+/// taken over from a previous supervise): neither WIFEXITED nor WIFSIGNALED.
+pub const WSTATUS_UNKNOWN: i32 = -1;
+
+/// The running `run`.
+pub struct Child {
+    pub sig: ProcSig,
+    /// Readiness pipe (read end) while the service has not signalled.
+    pub notify: Option<OwnedFd>,
+    /// A child inherited from a killed supervise: not ours to reap, so it
+    /// is watched (and signalled) through a pidfd.
+    pub pidfd: Option<OwnedFd>,
+}
+
+/// The running `finish` and when it gets SIGKILL.
+pub struct Finish {
+    pub pid: u32,
+    pub kill_at: Option<Instant>,
+}
+
+pub struct Sup {
+    pub label: String,
+    pub want: Want,
+    pub paused: bool,
+    pub exiting: bool,
+    /// A start is due (after `u`, `o`, or a death while wanted up).
+    pub pending: bool,
+    pub child: Option<Child>,
+    pub finish: Option<Finish>,
+    pub last_start: Option<Instant>,
+    /// When supervise started: the first start is due at once.
+    born: Instant,
+    /// After `d` with `timeout-kill`: when to SIGKILL which process group.
+    pub kill_at: Option<(Instant, i32)>,
+    pub x: XStatus,
+    warned: Vec<String>,
+    start_failure: Option<String>,
+    garbage_warned: bool,
+}
+
+impl Sup {
+    pub fn new(label: String, want: Want) -> Sup {
+        let me = ProcSig::of_self().unwrap_or(ProcSig {
+            pid: std::process::id(),
+            start: 0,
+        });
+        let mut x = XStatus::new(me);
+        x.changed = Tai64n::now();
+        x.set(xstatus::FLAG_NORMALLY_UP, want == Want::Up);
+        Sup {
+            label,
+            want,
+            paused: false,
+            exiting: false,
+            pending: want == Want::Up,
+            child: None,
+            finish: None,
+            last_start: None,
+            born: Instant::now(),
+            kill_at: None,
+            x,
+            warned: Vec::new(),
+            start_failure: None,
+            garbage_warned: false,
+        }
+    }
+
+    /// Prints a warning the first time this exact text comes up.
+    pub fn warn_once(&mut self, msg: String) {
+        if !self.warned.contains(&msg) {
+            svkit::exit::warn("supervise", &msg);
+            self.warned.push(msg);
+        }
+    }
+
+    fn opt<T>(&mut self, o: config::Opt<T>) -> Option<T> {
+        match o {
+            config::Opt::Value(v) => Some(v),
+            config::Opt::Absent => None,
+            config::Opt::Bad(m) => {
+                self.warn_once(m);
+                None
+            }
+        }
+    }
+
+    /// The two records as they should read now.
+    pub fn records(&mut self) -> (Status, XStatus) {
+        let pid = self.child.as_ref().map_or(0, |c| c.sig.pid);
+        self.x.want = self.want;
+        self.x.child = self.child.as_ref().map_or(ProcSig::default(), |c| c.sig);
+        self.x.set(xstatus::FLAG_PAUSED, pid != 0 && self.paused);
+        self.x.set(xstatus::FLAG_FINISHING, self.finish.is_some());
+        self.x.set(xstatus::FLAG_EXITING, self.exiting);
+        let st = Status {
+            when: self.x.changed,
+            pid,
+            paused: self.paused,
+            want: self.want,
+        };
+        (st, self.x.clone())
+    }
+
+    /// Sends `sig` to the running child, if any.
+    fn signal_child(&self, sig: Signal) {
+        let Some(c) = &self.child else { return };
+        match &c.pidfd {
+            Some(fd) => {
+                let _ = svkit::sys::pidfd_send_signal(fd.as_raw_fd(), sig as i32);
+            }
+            None => {
+                let _ = nix::sys::signal::kill(Pid::from_raw(c.sig.pid as i32), sig);
+            }
+        }
+    }
+
+    pub fn on_control(&mut self, byte: u8, now: Instant) {
+        let Some(cmd) = Command::from_byte(byte) else {
+            if !self.garbage_warned {
+                self.garbage_warned = true;
+                svkit::exit::warn(
+                    "supervise",
+                    &format!(
+                        "ignoring unknown control byte 0x{byte:02x} on {}/{}",
+                        self.label,
+                        svkit::svdir::CONTROL
+                    ),
+                );
+            }
+            return;
+        };
+        match cmd {
+            Command::Up => {
+                self.want = Want::Up;
+                self.pending = self.child.is_none();
+            }
+            Command::Once => {
+                self.want = Want::None;
+                self.pending = self.child.is_none();
+            }
+            Command::Down => {
+                self.want = Want::Down;
+                self.pending = false;
+                if let Some(c) = &self.child {
+                    let pgid = c.sig.pid as i32;
+                    let l = self.label.clone();
+                    let sig = self.opt(config::down_signal(&l)).unwrap_or(Signal::SIGTERM);
+                    self.signal_child(sig);
+                    self.signal_child(Signal::SIGCONT);
+                    self.paused = false;
+                    if let Some(Some(ms)) = self.opt(config::timeout_kill(&l)) {
+                        self.kill_at = Some((now + ms, pgid));
+                    }
+                }
+            }
+            Command::Exit => self.exiting = true,
+            Command::Signal(sig) => {
+                match sig {
+                    Signal::SIGSTOP => self.paused = true,
+                    Signal::SIGCONT => self.paused = false,
+                    _ => {}
+                }
+                self.signal_child(sig);
+            }
+        }
+    }
+
+    /// The child is gone with `wstatus`: record it, run `finish`, plan
+    /// the restart.
+    pub fn on_child_exit(&mut self, wstatus: i32, now: Instant) {
+        if self.child.take().is_none() {
+            return;
+        }
+        let t = Tai64n::now();
+        self.x.changed = t;
+        self.x.push_death(Death { when: t, wstatus });
+        self.x.ready = Tai64n::ZERO;
+        self.x.set(xstatus::FLAG_READY, false);
+        self.paused = false;
+        self.pending = self.want == Want::Up && !self.exiting;
+        self.start_finish(wstatus, now);
+    }
+
+    fn start_finish(&mut self, wstatus: i32, now: Instant) {
+        // A stat is cheaper than a fork that fails to exec, in crash loops.
+        if !std::path::Path::new(svkit::svdir::FINISH).exists() {
+            return;
+        }
+        let (code, sig) = spawn::finish_args(wstatus);
+        match spawn::finish(&code, &sig) {
+            Ok(pid) => {
+                let l = self.label.clone();
+                let limit = match self.opt(config::timeout_finish(&l)) {
+                    Some(v) => v,
+                    None => Some(Duration::from_millis(config::FINISH_DEFAULT_MS)),
+                };
+                self.finish = Some(Finish {
+                    pid,
+                    kill_at: limit.map(|d| now + d),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let m = svkit::exit::unable(
+                    "start",
+                    std::path::Path::new(&format!("{}/finish", self.label)),
+                    &e,
+                );
+                self.warn_once(m);
+            }
+        }
+    }
+
+    /// A reaped pid: our `run` or our `finish`.
+    pub fn on_reaped(&mut self, pid: u32, wstatus: i32, now: Instant) {
+        let is_run = self
+            .child
+            .as_ref()
+            .is_some_and(|c| c.sig.pid == pid && c.pidfd.is_none());
+        if is_run {
+            self.on_child_exit(wstatus, now);
+        } else if self.finish.as_ref().is_some_and(|f| f.pid == pid) {
+            self.finish = None;
+        }
+    }
+
+    /// Readiness pipe readable: a newline means ready; EOF closes it.
+    pub fn on_notify(&mut self) {
+        let Some(c) = self.child.as_mut() else { return };
+        let Some(fd) = c.notify.as_ref() else { return };
+        let mut buf = [0u8; 256];
+        let done = match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+            Ok(0) => true,
+            Ok(n) => {
+                if buf[..n].contains(&b'\n') {
+                    self.x.ready = Tai64n::now();
+                    self.x.set(xstatus::FLAG_READY, true);
+                    true
+                } else {
+                    false
+                }
+            }
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => false,
+            Err(_) => true,
+        };
+        if done {
+            if let Some(c) = self.child.as_mut() {
+                c.notify = None;
+            }
+        }
+    }
+
+    /// When a start is allowed by the floor.
+    fn start_time(&self) -> Option<Instant> {
+        if !self.pending || self.child.is_some() || self.finish.is_some() || self.exiting {
+            return None;
+        }
+        Some(self.last_start.map_or(self.born, |t| t + FLOOR))
+    }
+
+    /// The next moment something is due, for poll's timeout.
+    pub fn deadline(&self) -> Option<Instant> {
+        [
+            self.start_time(),
+            self.finish.as_ref().and_then(|f| f.kill_at),
+            self.kill_at.map(|(t, _)| t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// True when supervise should exit now (`x` and nothing runs).
+    pub fn done(&self) -> bool {
+        self.exiting && self.child.is_none() && self.finish.is_none()
+    }
+
+    /// Fires due deadlines and starts `run` when due.
+    pub fn tick(&mut self, now: Instant) {
+        if let Some(f) = self.finish.as_mut() {
+            if f.kill_at.is_some_and(|t| now >= t) {
+                f.kill_at = None;
+                kill_group(f.pid as i32);
+            }
+        }
+        if let Some((t, pgid)) = self.kill_at {
+            if now >= t {
+                self.kill_at = None;
+                kill_group(pgid);
+            }
+        }
+        if self.start_time().is_some_and(|t| now >= t) {
+            self.start(now);
+        }
+    }
+
+    fn start(&mut self, now: Instant) {
+        self.last_start = Some(now);
+        let l = self.label.clone();
+        let fd = self.opt(config::notification_fd(&l));
+        match spawn::run(fd) {
+            Ok(s) => {
+                self.pending = false;
+                self.start_failure = None;
+                self.paused = false;
+                let sig = ProcSig::of(s.pid).unwrap_or(ProcSig {
+                    pid: s.pid,
+                    start: 0,
+                });
+                self.child = Some(Child {
+                    sig,
+                    notify: s.notify,
+                    pidfd: None,
+                });
+                self.x.changed = Tai64n::now();
+                if self.want == Want::None {
+                    // `o`: this one start, no restart.
+                    self.pending = false;
+                }
+            }
+            Err(e) => {
+                // Keep supervising: retry at the floor, say it once per cause.
+                self.pending = self.want == Want::Up;
+                let m = svkit::exit::unable("start", std::path::Path::new(&format!("{l}/run")), &e);
+                if self.start_failure.as_deref() != Some(m.as_str()) {
+                    svkit::exit::warn("supervise", &m);
+                    self.start_failure = Some(m);
+                }
+            }
+        }
+    }
+}
+
+/// SIGKILL to a whole process group (the service and its grandchildren).
+fn kill_group(pgid: i32) {
+    if pgid > 1 {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wants_and_pending_starts() {
+        let now = Instant::now();
+        let mut s = Sup::new("t".into(), Want::Down);
+        assert!(!s.pending && s.deadline().is_none());
+        assert!(!s.x.has(xstatus::FLAG_NORMALLY_UP));
+        s.on_control(b'u', now);
+        assert_eq!(s.want, Want::Up);
+        assert!(s.pending && s.deadline().is_some());
+        s.on_control(b'd', now);
+        assert!(!s.pending && s.deadline().is_none());
+        s.on_control(b'o', now);
+        assert_eq!(s.want, Want::None);
+        assert!(s.pending);
+        s.on_control(b'z', now);
+        assert_eq!(s.want, Want::None);
+    }
+
+    #[test]
+    fn floor_counts_from_the_last_start() {
+        let now = Instant::now();
+        let mut s = Sup::new("t".into(), Want::Up);
+        s.last_start = Some(now);
+        assert_eq!(s.deadline(), Some(now + FLOOR));
+    }
+
+    #[test]
+    fn x_when_down_means_done_and_stops_starts() {
+        let mut s = Sup::new("t".into(), Want::Up);
+        assert!(!s.done());
+        s.on_control(b'x', Instant::now());
+        assert!(s.done());
+        assert!(s.deadline().is_none());
+        let (st, x) = s.records();
+        assert_eq!(st.pid, 0);
+        assert!(x.has(xstatus::FLAG_EXITING));
+    }
+
+    #[test]
+    fn paused_shows_only_with_a_child() {
+        let mut s = Sup::new("t".into(), Want::Down);
+        s.on_control(b'p', Instant::now());
+        let (st, x) = s.records();
+        assert_eq!(st.pack()[16], 0);
+        assert!(!x.has(xstatus::FLAG_PAUSED));
+    }
+}

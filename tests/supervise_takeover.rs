@@ -1,0 +1,177 @@
+//! supervise killed by SIGKILL while its child runs: the next supervise
+//! recognises the child by its signature in xstatus, never starts a second
+//! copy while it lives, controls it, and takes over when it is gone.
+
+mod common;
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use svkit::xstatus::XStatus;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn xstatus(dir: &Path) -> Option<XStatus> {
+    XStatus::unpack(&std::fs::read(dir.join("supervise/xstatus")).ok()?).ok()
+}
+
+fn send(dir: &Path, letters: &str) {
+    let mut f = svkit::control::open_control(dir).expect("control");
+    std::io::Write::write_all(&mut f, letters.as_bytes()).expect("write control");
+}
+
+fn starts(log: &Path) -> Vec<u32> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Counts live copies of the service every few ms until stopped; keeps
+/// the maximum seen.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sampler {
+    fn start(log: PathBuf) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let max = Arc::new(AtomicUsize::new(0));
+        let (s, m) = (stop.clone(), max.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                let n = starts(&log).into_iter().filter(|&p| pid_alive(p)).count();
+                m.fetch_max(n, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        });
+        Sampler {
+            stop,
+            max,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts our supervise on a fresh service, kills it with SIGKILL while
+/// the child runs, starts a second one. Returns (dir, log, old child).
+fn killed_and_replaced(g: &mut Guard, s: &Scratch) -> (PathBuf, PathBuf, u32, Sampler) {
+    let log = s.join("starts");
+    let dir = make_service(
+        &s.path,
+        "x",
+        &format!("echo $$ >> {}\nexec sleep 100", log.display()),
+    );
+    let first = start_supervise(g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || starts(&log).len() == 1 && up_pid(&dir).is_some()));
+    let old = starts(&log)[0];
+    g.adopt(old);
+    assert_eq!(up_pid(&dir), Some(old));
+    let sampler = Sampler::start(log.clone());
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
+    if let Some(c) = g.child(first) {
+        let _ = c.wait();
+    }
+    assert!(!svkit::control::supervise_running(&dir).unwrap());
+    assert!(pid_alive(old), "the child outlives its supervise");
+    start_supervise(g, &bin("supervise"), &dir);
+    (dir, log, old, sampler)
+}
+
+#[test]
+fn takeover_never_runs_two_copies_and_restarts_when_the_old_child_exits() {
+    let s = Scratch::new("takeover");
+    let mut g = Guard::new();
+    let (dir, log, old, sampler) = killed_and_replaced(&mut g, &s);
+    // The new supervise reports the old child as up and starts nothing.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(up_pid(&dir), Some(old));
+    assert_eq!(starts(&log).len(), 1, "a second copy was started");
+    assert_eq!(xstatus(&dir).unwrap().child.pid, old);
+    // It still obeys control letters: HUP is ignored by nobody here, so
+    // use STOP/CONT to see them arrive.
+    send(&dir, "p");
+    assert!(poll_until(WAIT, || {
+        std::fs::read_to_string(format!("/proc/{old}/stat")).is_ok_and(|t| {
+            t.rsplit_once(')')
+                .is_some_and(|(_, r)| r.trim_start().starts_with('T'))
+        })
+    }));
+    send(&dir, "c");
+    // The old child exits by itself (here: killed from outside).
+    kill(Pid::from_raw(old as i32), Signal::SIGTERM).unwrap();
+    assert!(poll_until(WAIT, || starts(&log).len() == 2));
+    let new = starts(&log)[1];
+    g.adopt(new);
+    assert!(poll_until(WAIT, || up_pid(&dir) == Some(new)));
+    assert_eq!(sampler.finish(), 1, "two copies ran at once");
+    // The death is recorded with an unknown status.
+    let x = xstatus(&dir).unwrap();
+    let last = x.last_exit.unwrap();
+    assert_eq!(last.wstatus, -1);
+    assert_eq!((last.code(), last.signal()), (None, None));
+    assert_eq!(x.child, svkit::procsig::ProcSig::of(new).unwrap());
+}
+
+#[test]
+fn takeover_d_stops_the_old_child_for_good() {
+    let s = Scratch::new("takeover-d");
+    let mut g = Guard::new();
+    let (dir, log, old, sampler) = killed_and_replaced(&mut g, &s);
+    assert_eq!(up_pid(&dir), Some(old));
+    send(&dir, "d");
+    assert!(poll_until(WAIT, || !pid_alive(old)));
+    assert!(poll_until(WAIT, || up_pid(&dir).is_none()));
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(starts(&log).len(), 1, "restarted although wanted down");
+    assert_eq!(status(&dir).unwrap().want, svkit::status::Want::Down);
+    assert_eq!(sampler.finish(), 1);
+    // And it comes back on request.
+    send(&dir, "u");
+    assert!(poll_until(WAIT, || starts(&log).len() == 2));
+    g.adopt(starts(&log)[1]);
+}
+
+#[test]
+fn daemontools_runs_the_service_twice_here() {
+    // The accident we fix, shown with djb's supervise (documentation test).
+    let Some(djb_sup) = djb("supervise") else {
+        eprintln!("daemontools_runs_the_service_twice_here: skipped: no daemontools");
+        return;
+    };
+    let s = Scratch::new("takeover-djb");
+    let mut g = Guard::new();
+    let log = s.join("starts");
+    let dir = make_service(
+        &s.path,
+        "x",
+        &format!("echo $$ >> {}\nexec sleep 100", log.display()),
+    );
+    let first = start_supervise(&mut g, &djb_sup, &dir);
+    assert!(poll_until(WAIT, || starts(&log).len() == 1));
+    g.adopt(starts(&log)[0]);
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
+    if let Some(c) = g.child(first) {
+        let _ = c.wait();
+    }
+    start_supervise(&mut g, &djb_sup, &dir);
+    assert!(poll_until(WAIT, || starts(&log).len() == 2));
+    g.adopt(starts(&log)[1]);
+    let live = starts(&log).into_iter().filter(|&p| pid_alive(p)).count();
+    assert_eq!(live, 2, "djb's supervise runs a second copy");
+}
