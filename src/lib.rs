@@ -18,5 +18,6 @@ pub mod svdir;
 pub mod sys;
 pub mod tai64n;
 pub mod tai64nlocal;
+
 pub mod wire;
 pub mod xstatus;

@@ -420,215 +420,31 @@ pub fn recv_with_fds(
     Ok((n as usize, fds))
 }
 
-// --- booster / invoker ---
+// --- svscan ---
 
-/// fork(2). The booster is single-threaded, so the child may allocate.
-pub enum Forked {
-    Parent(u32),
-    Child,
-}
-
-pub fn fork() -> io::Result<Forked> {
-    // SAFETY: callers are single-threaded programs (booster), so the child
-    // inherits no lock held by another thread.
-    match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Forked::Parent(child.as_raw() as u32)),
-        Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
-        Err(e) => Err(io::Error::from(e)),
-    }
-}
-
-/// _exit(2): leaves a forked child without running the parent's atexit
-/// handlers or flushing its buffers.
-pub fn exit_now(code: i32) -> ! {
-    // SAFETY: _exit never returns and has no preconditions.
-    unsafe { libc::_exit(code) }
-}
-
-/// Closes every descriptor from `first` up.
-pub fn close_from(first: u32) {
-    // SAFETY: plain syscall with integer arguments; closing descriptors we
-    // do not use is the point.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
-    if r != 0 {
-        // Old kernels: close one by one up to the soft limit.
-        let max = nofile().map(|(s, _)| s).unwrap_or(1024).min(1 << 20);
-        for fd in first as u64..max {
-            // SAFETY: closing an arbitrary integer fd is harmless (EBADF).
-            unsafe { libc::close(fd as libc::c_int) };
-        }
-    }
-}
-
-/// waitpid(2) with WNOHANG: `Some((pid, raw status))` for a reaped child.
-pub fn reap_raw(pid: i32) -> io::Result<Option<(u32, i32)>> {
-    let mut status: libc::c_int = 0;
-    // SAFETY: status is a valid int to fill.
-    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-    match r {
-        0 => Ok(None),
-        r if r > 0 => Ok(Some((r as u32, status))),
-        _ => Err(io::Error::last_os_error()),
-    }
-}
-
-/// waitid(WEXITED|WNOHANG|WNOWAIT): a child that has exited but is left
-/// a zombie, so its pid (and process group id) cannot be recycled while
-/// the caller sweeps its group.
-pub fn peek_exited() -> Option<u32> {
-    // SAFETY: siginfo_t is plain data; zeroed is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: info is a valid siginfo_t for waitid to fill.
-    let r = unsafe {
-        libc::waitid(
-            libc::P_ALL,
-            0,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
+/// Raises the soft RLIMIT_NOFILE to `want` (never above the hard limit,
+/// never lowering it). Returns the soft limit in force.
+pub fn raise_nofile(want: u64) -> io::Result<u64> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    if r != 0 {
-        return None;
-    }
-    // SAFETY: waitid filled si_pid (0 when no child was waitable).
-    let pid = unsafe { info.si_pid() };
-    (pid > 0).then_some(pid as u32)
-}
-
-/// (soft, hard) RLIMIT_NOFILE.
-pub fn nofile() -> io::Result<(u64, u64)> {
-    // SAFETY: rlimit is plain data for getrlimit to fill.
-    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: rl is valid.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+    // SAFETY: r is a valid rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((rl.rlim_cur, rl.rlim_max))
-}
-
-pub fn set_nofile_soft(soft: u64) -> io::Result<()> {
-    let (_, hard) = nofile()?;
-    let rl = libc::rlimit {
-        rlim_cur: soft.min(hard),
-        rlim_max: hard,
+    if r.rlim_cur >= want || r.rlim_cur >= r.rlim_max {
+        return Ok(r.rlim_cur);
+    }
+    let new = libc::rlimit {
+        rlim_cur: want.min(r.rlim_max),
+        rlim_max: r.rlim_max,
     };
-    // SAFETY: rl is a valid rlimit.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } != 0 {
+    // SAFETY: new is an initialised rlimit; setrlimit only reads it.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
-}
-
-/// openlog(3) with LOG_PID on LOG_DAEMON. `ident` must live forever.
-pub fn open_syslog(ident: &'static std::ffi::CStr) {
-    // SAFETY: ident is 'static, as openlog keeps the pointer.
-    unsafe {
-        libc::openlog(
-            ident.as_ptr(),
-            libc::LOG_PID | libc::LOG_NDELAY,
-            libc::LOG_DAEMON,
-        )
-    };
-}
-
-/// syslog(3) of one message, passed through "%s" (never as a format).
-pub fn syslog(priority: libc::c_int, msg: &str) {
-    let Ok(m) = std::ffi::CString::new(msg.replace('\0', "")) else {
-        return;
-    };
-    // SAFETY: both pointers are valid NUL-terminated strings; "%s" makes
-    // the message data, not a format.
-    unsafe { libc::syslog(priority, b"%s\0".as_ptr().cast(), m.as_ptr()) };
-}
-
-/// poll(2) over a plain array; `timeout_ms` < 0 waits forever. EINTR
-/// reads as "nothing ready" so the caller just goes round its loop.
-pub fn poll_fds(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
-    // SAFETY: fds is a valid, exclusively borrowed array of pollfd.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::EINTR) {
-            return Ok(0);
-        }
-        return Err(e);
-    }
-    Ok(r as usize)
-}
-
-/// accept4(2), non-blocking and close-on-exec; EINTR and ECONNABORTED
-/// are retried, anything else (EAGAIN included) is returned.
-pub fn accept_nonblock(listener: RawFd) -> io::Result<OwnedFd> {
-    loop {
-        // SAFETY: null address pointers are allowed; listener is an fd.
-        let r = unsafe {
-            libc::accept4(
-                listener,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            )
-        };
-        if r >= 0 {
-            // SAFETY: accept4 returned a fresh descriptor we now own.
-            return Ok(unsafe { OwnedFd::from_raw_fd(r) });
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) | Some(libc::ECONNABORTED) => continue,
-            _ => return Err(e),
-        }
-    }
-}
-
-/// recvmsg(2) of up to `buf.len()` bytes plus up to 4 SCM_RIGHTS
-/// descriptors (received close-on-exec; any beyond 4 are discarded by the
-/// kernel). Non-blocking when `dontwait`.
-pub fn recv_with_fds(
-    fd: RawFd,
-    buf: &mut [u8],
-    dontwait: bool,
-) -> io::Result<(usize, Vec<OwnedFd>)> {
-    const MAX_FDS: usize = 4;
-    // u64 alignment satisfies cmsghdr's.
-    let mut space = [0u64; 16];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: msghdr is plain data; zeroed is valid before we fill it.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = space.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let want =
-        unsafe { libc::CMSG_SPACE((MAX_FDS * std::mem::size_of::<RawFd>()) as u32) } as usize;
-    msg.msg_controllen = want.min(std::mem::size_of_val(&space));
-    let flags = libc::MSG_CMSG_CLOEXEC | if dontwait { libc::MSG_DONTWAIT } else { 0 };
-    // SAFETY: msg points at iov/space, both live and sized as declared.
-    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut fds = Vec::new();
-    // SAFETY: the CMSG_* walk stays within msg_controllen as set by the
-    // kernel; SCM_RIGHTS data is an array of fds now installed in our
-    // table, each of which we take ownership of exactly once.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let data = libc::CMSG_DATA(c) as *const RawFd;
-                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-                for k in 0..len / std::mem::size_of::<RawFd>() {
-                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(k))));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    Ok((n as usize, fds))
+    Ok(new.rlim_cur)
 }
 
 #[cfg(test)]
