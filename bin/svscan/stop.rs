@@ -1,0 +1,460 @@
+//! The ordered shutdown on SIGTERM/SIGINT, the same order as `svscan.rc
+//! stop`: loggers told to exit when their input ends (`o` + `x`), each
+//! service's `shutdown` script, services down and their supervisors out
+//! (`d` + `x`), leftover orphans, then svscan closes its copies of the log
+//! pipes so every logger reads EOF and drains, and `.svscan/log` last.
+//! Every wait has a deadline; past it svscan escalates and says so.
+
+use crate::say;
+use crate::scan::Scanner;
+use crate::spawn::{is_executable, Fds};
+use crate::table::Table;
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Default for each phase's wait; `DIR/.svscan/timeout-stop` (milliseconds)
+/// overrides it.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Between escalation steps, and for leftover processes.
+const GRACE: Duration = Duration::from_secs(5);
+/// How often pending control writes and leftover processes are re-checked.
+const TICK: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Scripts,
+    Services,
+    Orphans,
+    Loggers,
+    OwnLog,
+    Last,
+}
+
+#[derive(Clone, Copy)]
+enum Target {
+    Main(usize),
+    Log(usize),
+    Own,
+}
+
+pub struct Stop {
+    phase: Phase,
+    since: Instant,
+    step: usize,
+    timeout: Duration,
+    scripts: Vec<(Pid, usize)>,
+    pending: Vec<(Target, &'static [u8])>,
+    clean: bool,
+}
+
+pub enum Next {
+    Wait(Instant),
+    Exit(i32),
+}
+
+fn read_timeout() -> Duration {
+    let path = Path::new(svkit::svdir::SVSCAN_DIR).join("timeout-stop");
+    match std::fs::read_to_string(&path) {
+        Ok(t) => match t.trim().parse::<u64>() {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(_) => {
+                say::warn(&format!(
+                    "{}: not a number of milliseconds: using {} ms",
+                    path.display(),
+                    DEFAULT_TIMEOUT.as_millis()
+                ));
+                DEFAULT_TIMEOUT
+            }
+        },
+        Err(_) => DEFAULT_TIMEOUT,
+    }
+}
+
+/// True when the service in `dir` is up according to its status file
+/// (unreadable counts as up, so the logger still gets `o`).
+fn is_up(dir: &Path) -> bool {
+    std::fs::read(dir.join(svkit::svdir::STATUS))
+        .ok()
+        .and_then(|b| svkit::status::Status::unpack(&b).ok())
+        .map(|s| s.pid != 0)
+        .unwrap_or(true)
+}
+
+fn target_dir(table: &Table, t: Target) -> Option<PathBuf> {
+    match t {
+        Target::Main(i) => table.entries.get(i).map(|e| e.dir()),
+        Target::Log(i) => table.entries.get(i).map(|e| e.log_dir()),
+        Target::Own => Some(PathBuf::from(svkit::svdir::SVSCAN_LOG)),
+    }
+}
+
+fn target_pid(s: &Scanner, t: Target) -> Option<Pid> {
+    match t {
+        Target::Main(i) => s.table.entries.get(i)?.main.pid,
+        Target::Log(i) => s.table.entries.get(i)?.log.as_ref()?.slot.pid,
+        Target::Own => s.own.slot.pid,
+    }
+}
+
+/// Writes control letters; a supervise that has not opened its fifo yet
+/// (ENXIO, ENOENT) gets them again at the next tick.
+fn send(table: &Table, pending: &mut Vec<(Target, &'static [u8])>, t: Target, what: &'static [u8]) {
+    let Some(dir) = target_dir(table, t) else {
+        return;
+    };
+    let r = svkit::control::open_control(&dir).and_then(|mut f| f.write_all(what));
+    if let Err(e) = r {
+        match e.raw_os_error() {
+            Some(libc::ENXIO) | Some(libc::ENOENT) | Some(libc::EAGAIN) => pending.push((t, what)),
+            _ => say::warn(&svkit::exit::unable("control", &dir, &e)),
+        }
+    }
+}
+
+impl Scanner {
+    pub fn stopping(&self) -> bool {
+        self.stop.is_some()
+    }
+
+    pub fn begin_stop(&mut self, why: &str, now: Instant) {
+        if self.stop.is_some() {
+            say::info(&format!("{why}: already stopping"));
+            return;
+        }
+        let timeout = read_timeout();
+        say::info(&format!("{why}: stopping services, loggers last"));
+        // A dead logger must run again to drain its pipe.
+        for i in 0..self.table.entries.len() {
+            if !self.table.entries[i].log_running() {
+                self.start_missing(i, now);
+            }
+        }
+        let mut stop = Stop {
+            phase: Phase::Scripts,
+            since: now,
+            step: 0,
+            timeout,
+            scripts: Vec::new(),
+            pending: Vec::new(),
+            clean: true,
+        };
+        let table = &self.table;
+        for (i, e) in table.entries.iter().enumerate() {
+            if e.log_running() {
+                let what: &[u8] = if is_up(&e.log_dir()) { b"ox" } else { b"x" };
+                send(table, &mut stop.pending, Target::Log(i), what);
+            }
+        }
+        if self.own.slot.running() {
+            let what: &[u8] = if is_up(Path::new(svkit::svdir::SVSCAN_LOG)) {
+                b"ox"
+            } else {
+                b"x"
+            };
+            send(table, &mut stop.pending, Target::Own, what);
+        }
+        let out = self.own.child_out();
+        for (i, e) in table.entries.iter().enumerate() {
+            if !e.main.running() {
+                continue;
+            }
+            let dir = e.dir();
+            if is_up(&dir) && is_executable(&dir.join(svkit::svdir::SHUTDOWN)) {
+                let fds = Fds {
+                    stdin: None,
+                    stdout: e
+                        .log
+                        .as_ref()
+                        .and_then(|l| l.pipe.as_ref())
+                        .map(|p| p.write.as_fd())
+                        .or(out),
+                    stderr: out,
+                };
+                match self.launcher.script(&dir, fds) {
+                    Ok(pid) => {
+                        stop.scripts.push((pid, i));
+                        continue;
+                    }
+                    Err(err) => say::warn(&svkit::exit::unable(
+                        "run",
+                        &dir.join(svkit::svdir::SHUTDOWN),
+                        &err,
+                    )),
+                }
+            }
+            send(table, &mut stop.pending, Target::Main(i), b"dx");
+        }
+        self.stop = Some(stop);
+    }
+
+    /// A shutdown script finished: now its service goes down.
+    pub fn script_exited(&mut self, pid: Pid) {
+        let Some(stop) = self.stop.as_mut() else {
+            return;
+        };
+        if let Some(k) = stop.scripts.iter().position(|&(p, _)| p == pid) {
+            let (_, i) = stop.scripts.swap_remove(k);
+            send(&self.table, &mut stop.pending, Target::Main(i), b"dx");
+        }
+    }
+
+    fn enter(&mut self, phase: Phase, now: Instant) {
+        let Some(stop) = self.stop.as_mut() else {
+            return;
+        };
+        stop.phase = phase;
+        stop.since = now;
+        stop.step = 0;
+        match phase {
+            Phase::Orphans => {
+                let known: Vec<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
+                for pid in crate::reap::children() {
+                    if !known.contains(&pid) {
+                        let _ = kill(pid, Signal::SIGTERM);
+                        let _ = kill(pid, Signal::SIGCONT);
+                    }
+                }
+            }
+            Phase::Loggers => {
+                for e in &mut self.table.entries {
+                    if let Some(l) = e.log.as_mut() {
+                        l.pipe = None;
+                    }
+                }
+            }
+            Phase::OwnLog => self.own.restore(),
+            _ => {}
+        }
+    }
+
+    fn retry_pending(&mut self) {
+        let Some(stop) = self.stop.as_mut() else {
+            return;
+        };
+        let again = std::mem::take(&mut stop.pending);
+        for (t, what) in again {
+            let alive = match t {
+                crate::stop::Target::Main(i) => self.table.entries.get(i).map(|e| e.main.running()),
+                crate::stop::Target::Log(i) => self.table.entries.get(i).map(|e| e.log_running()),
+                crate::stop::Target::Own => Some(self.own.slot.running()),
+            };
+            if alive == Some(true) {
+                send(&self.table, &mut stop.pending, t, what);
+            }
+        }
+    }
+
+    /// Moves the shutdown on as far as it can go now; says when to call
+    /// again, or the exit code once everything is down.
+    pub fn advance(&mut self, now: Instant) -> Next {
+        self.retry_pending();
+        loop {
+            let Some(stop) = self.stop.as_ref() else {
+                return Next::Exit(0);
+            };
+            let (phase, since, step, timeout) = (stop.phase, stop.since, stop.step, stop.timeout);
+            let tick = now + TICK;
+            match phase {
+                Phase::Scripts => {
+                    if stop.scripts.is_empty() {
+                        self.enter(Phase::Services, now);
+                        continue;
+                    }
+                    if now < since + timeout {
+                        return Next::Wait(tick.min(since + timeout));
+                    }
+                    self.kill_scripts(timeout);
+                    self.enter(Phase::Services, now);
+                }
+                Phase::Services => {
+                    let left: Vec<Target> = (0..self.table.entries.len())
+                        .filter(|&i| self.table.entries[i].main.running())
+                        .map(Target::Main)
+                        .collect();
+                    let steps = [timeout, timeout + GRACE, timeout + 2 * GRACE];
+                    if let Some(w) = self.escalate(&left, &steps, b"k", now, "down") {
+                        return w;
+                    }
+                    self.enter(Phase::Orphans, now);
+                }
+                Phase::Orphans => {
+                    let known: Vec<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
+                    let left: Vec<Pid> = crate::reap::children()
+                        .into_iter()
+                        .filter(|p| !known.contains(p))
+                        .collect();
+                    if left.is_empty() || step >= 2 {
+                        self.enter(Phase::Loggers, now);
+                        continue;
+                    }
+                    if now < since + GRACE * (step as u32 + 1) {
+                        return Next::Wait(tick);
+                    }
+                    if step == 0 {
+                        say::warn(&format!(
+                            "{} leftover process(es) ignored TERM for {}s: sending KILL",
+                            left.len(),
+                            GRACE.as_secs()
+                        ));
+                        for &p in &left {
+                            let _ = kill(p, Signal::SIGKILL);
+                        }
+                        self.mark_unclean();
+                    }
+                    self.bump();
+                }
+                Phase::Loggers => {
+                    let left: Vec<Target> = (0..self.table.entries.len())
+                        .filter(|&i| self.table.entries[i].log_running())
+                        .map(Target::Log)
+                        .collect();
+                    let steps = [
+                        timeout,
+                        timeout + GRACE,
+                        timeout + 2 * GRACE,
+                        timeout + 3 * GRACE,
+                    ];
+                    if let Some(w) = self.escalate(&left, &steps, b"d", now, "drain") {
+                        return w;
+                    }
+                    self.enter(Phase::OwnLog, now);
+                }
+                Phase::OwnLog => {
+                    let left: Vec<Target> = if self.own.slot.running() {
+                        vec![Target::Own]
+                    } else {
+                        vec![]
+                    };
+                    let steps = [
+                        timeout,
+                        timeout + GRACE,
+                        timeout + 2 * GRACE,
+                        timeout + 3 * GRACE,
+                    ];
+                    if let Some(w) = self.escalate(&left, &steps, b"d", now, "drain") {
+                        return w;
+                    }
+                    self.enter(Phase::Last, now);
+                }
+                Phase::Last => {
+                    let left = crate::reap::children();
+                    if left.is_empty() || now >= since + GRACE {
+                        if !left.is_empty() {
+                            say::warn(&format!(
+                                "{} process(es) would not die: exiting anyway",
+                                left.len()
+                            ));
+                            self.mark_unclean();
+                        }
+                        let clean = self.stop.as_ref().map(|s| s.clean).unwrap_or(false);
+                        return Next::Exit(if clean { 0 } else { svkit::exit::TEMP });
+                    }
+                    if step == 0 {
+                        for &p in &left {
+                            let _ = kill(p, Signal::SIGKILL);
+                        }
+                        self.bump();
+                    }
+                    return Next::Wait(tick);
+                }
+            }
+        }
+    }
+
+    fn bump(&mut self) {
+        if let Some(s) = self.stop.as_mut() {
+            s.step += 1;
+        }
+    }
+
+    fn mark_unclean(&mut self) {
+        if let Some(s) = self.stop.as_mut() {
+            s.clean = false;
+        }
+    }
+
+    fn kill_scripts(&mut self, timeout: Duration) {
+        let Some(stop) = self.stop.as_mut() else {
+            return;
+        };
+        for (pid, i) in std::mem::take(&mut stop.scripts) {
+            let _ = killpg(pid, Signal::SIGKILL);
+            if let Some(e) = self.table.entries.get(i) {
+                say::warn(&format!(
+                    "{}/shutdown did not finish within {} ms: killed it",
+                    e.show(),
+                    timeout.as_millis()
+                ));
+            }
+            send(&self.table, &mut stop.pending, Target::Main(i), b"dx");
+            stop.clean = false;
+        }
+    }
+
+    /// Waits for `left` to be empty. At each of `steps` past the phase's
+    /// start: first the control letter `first` (`k` for services, `d` for
+    /// loggers, then `k`), then SIGKILL to the supervise itself, then give
+    /// up. None when the phase is over.
+    fn escalate(
+        &mut self,
+        left: &[Target],
+        steps: &[Duration],
+        first: &'static [u8],
+        now: Instant,
+        verb: &str,
+    ) -> Option<Next> {
+        let stop = self.stop.as_ref()?;
+        if left.is_empty() || stop.step >= steps.len() {
+            return None;
+        }
+        let (since, step) = (stop.since, stop.step);
+        let due = since + steps[step];
+        if now < due {
+            return Some(Next::Wait(due.min(now + TICK)));
+        }
+        let last = steps.len() - 1;
+        for &t in left {
+            let name = target_dir(&self.table, t)
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
+            let secs = steps[step].as_secs_f64();
+            if step == last {
+                say::warn(&format!(
+                    "{name} still running after {secs:.1}s: giving up on it"
+                ));
+                continue;
+            }
+            let letters: &'static [u8] = if step == 0 {
+                first
+            } else if step + 2 < steps.len() {
+                b"k"
+            } else {
+                b""
+            };
+            if letters.is_empty() {
+                if let Some(pid) = target_pid(self, t) {
+                    say::warn(&format!(
+                        "{name} did not {verb} within {secs:.1}s: killing its supervise (pid {pid})"
+                    ));
+                    let _ = kill(pid, Signal::SIGKILL);
+                }
+            } else {
+                let how = if letters == b"k" { "KILL" } else { "TERM" };
+                say::warn(&format!(
+                    "{name} did not {verb} within {secs:.1}s: sending {how} (svc -{})",
+                    letters[0] as char
+                ));
+                if let Some(stop) = self.stop.as_mut() {
+                    send(&self.table, &mut stop.pending, t, letters);
+                }
+            }
+        }
+        self.mark_unclean();
+        self.bump();
+        Some(Next::Wait(now))
+    }
+}

@@ -1,0 +1,278 @@
+//! svscan: scanning, restarts, the lock, bad input, removal, the cap, its
+//! own log; compared with daemontools' svscan where it has the feature.
+
+mod common;
+#[path = "svscan_util/mod.rs"]
+mod util;
+
+use common::*;
+use nix::sys::signal::Signal;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use util::*;
+
+const T: Duration = Duration::from_secs(10);
+
+fn stderr_of(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+#[test]
+fn missing_dir_and_file_fail_like_daemontools() {
+    let s = Scratch::new("svscan-baddir");
+    let file = s.join("file");
+    std::fs::write(&file, "x").unwrap();
+    for dir in [s.join("nope"), file] {
+        let (code, _, err) = run(ours("svscan").arg(&dir));
+        assert_eq!(code, 111, "{err}");
+        assert!(
+            err.starts_with("svscan: fatal: unable to chdir to "),
+            "{err}"
+        );
+        if let Some(djb) = djb("svscan") {
+            let (dcode, _, derr) = run(Command::new(djb).arg(&dir));
+            assert_eq!((code, err.as_str()), (dcode, derr.as_str()));
+        }
+    }
+    let (code, _, err) = run(ours("svscan").arg("a").arg("b"));
+    assert_eq!(code, 100);
+    assert_eq!(err, "svscan: usage: svscan [dir]\n");
+    let (code, _, _) = run(ours("svscan").arg("-x"));
+    assert_eq!(code, 100);
+}
+
+#[test]
+fn second_svscan_refused_and_record_verifies() {
+    if skip_unless_ours("second_svscan_refused", &["supervise"]) {
+        return;
+    }
+    let s = Scratch::new("svscan-lock");
+    let mut g = Guard::new();
+    let pid = start_svscan(&mut g, &s.path, &s.join("err"));
+    let lock = s.join(".svscan.lock");
+    assert!(poll_until(T, || std::fs::read_to_string(&lock)
+        .map(|t| t.ends_with('\n'))
+        .unwrap_or(false)));
+    let rec = std::fs::read_to_string(&lock).unwrap();
+    let sig = svkit::procsig::ProcSig::of(pid).unwrap();
+    assert_eq!(rec, format!("{} {}\n", sig.pid, sig.start));
+    assert!(svkit::lock::is_locked(&lock).unwrap());
+    let (code, _, err) = run(ours("svscan").arg(&s.path));
+    assert_eq!(code, 111);
+    assert!(
+        err.starts_with(&format!(
+            "svscan: fatal: unable to acquire {}/.svscan.lock: temporary failure",
+            s.path.display()
+        )) && err.contains(&format!("pid {pid}")),
+        "{err}"
+    );
+    assert!(pid_alive(pid));
+}
+
+#[test]
+fn starts_services_rescans_on_alarm_and_restarts_dead_supervise() {
+    if skip_unless_ours("starts_services", &["supervise"]) {
+        return;
+    }
+    let s = Scratch::new("svscan-basic");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    let a = make_service(&root, "a", "exec sleep 600");
+    // A symlink to a service elsewhere is a service too.
+    make_service(&s.path, "elsewhere", "exec sleep 600");
+    std::os::unix::fs::symlink(s.join("elsewhere"), root.join("b")).unwrap();
+    // A second name for the same directory: one supervise (dev+ino).
+    std::os::unix::fs::symlink(s.join("elsewhere"), root.join("b2")).unwrap();
+    make_service(&root, ".hidden", "exec sleep 600");
+    let mut g = Guard::new();
+    let pid = start_svscan(&mut g, &root, &s.join("err"));
+    assert!(poll_until(T, || up_pid(&a).is_some()
+        && up_pid(&root.join("b")).is_some()));
+    assert!(!root.join(".hidden/supervise").exists());
+    let sups: Vec<u32> = descendants(pid)
+        .into_iter()
+        .filter(|&p| parent(p) == Some(pid))
+        .collect();
+    assert_eq!(
+        sups.len(),
+        2,
+        "one supervise per distinct directory: {sups:?}"
+    );
+    // Each supervise in its own process group (Ctrl-C reaches svscan only).
+    for &p in &sups {
+        assert_eq!(
+            nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(p as i32)))
+                .unwrap()
+                .as_raw(),
+            p as i32
+        );
+    }
+
+    // A new service is picked up at once on SIGALRM (not after 5 s).
+    let late = make_service(&root, "late", "exec sleep 600");
+    signal(pid, Signal::SIGALRM);
+    assert!(poll_until(Duration::from_millis(2500), || up_pid(&late).is_some()));
+
+    // A supervise that dies after running a while is restarted at once.
+    let sup = supervise_of(pid, &a).expect("supervise of a");
+    std::thread::sleep(Duration::from_millis(1100));
+    signal(sup, Signal::SIGKILL);
+    assert!(poll_until(Duration::from_millis(2500), || supervise_of(
+        pid, &a
+    )
+    .map(|p| p != sup)
+    .unwrap_or(false)));
+    assert!(poll_until(T, || supervised(&a)));
+}
+
+#[test]
+fn removed_service_keeps_its_supervise_until_told_then_forgotten() {
+    if skip_unless_ours("removed_service", &["supervise"]) {
+        return;
+    }
+    let s = Scratch::new("svscan-rm");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    let x = make_service(&root, "x", "exec sleep 600");
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&x).is_some()));
+    // The daemontools way: move it out, then svc -dx.
+    let moved = s.join("x-removed");
+    std::fs::rename(&x, &moved).unwrap();
+    signal(pid, Signal::SIGHUP);
+    assert!(poll_until(T, || stderr_of(&err)
+        .contains("x is gone from the scan directory")));
+    assert!(supervised(&moved), "supervise keeps running (daemontools)");
+    assert_eq!(svc("-dx", &moved), 0);
+    assert!(poll_until(T, || !supervised(&moved)));
+    signal(pid, Signal::SIGALRM);
+    assert!(poll_until(T, || stderr_of(&err).contains("forgot x")));
+    // Not restarted at later scans.
+    signal(pid, Signal::SIGALRM);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!supervised(&moved));
+    assert!(pid_alive(pid));
+}
+
+#[test]
+fn bad_entries_are_reported_once_and_the_rest_runs() {
+    if skip_unless_ours("bad_entries", &["supervise"]) {
+        return;
+    }
+    let s = Scratch::new("svscan-bad");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    let good = make_service(&root, "good", "exec sleep 600");
+    std::fs::create_dir(root.join("norun")).unwrap();
+    std::os::unix::fs::symlink("loop2", root.join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", root.join("loop2")).unwrap();
+    std::os::unix::fs::symlink(s.join("nowhere"), root.join("dangling")).unwrap();
+    std::fs::write(root.join("plainfile"), "not a service").unwrap();
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&good).is_some()));
+    assert!(poll_until(T, || {
+        let e = stderr_of(&err);
+        e.contains("svscan: warning: not starting norun yet: unable to stat norun/run: file does not exist")
+            && e.contains("svscan: warning: unable to stat loop1: symbolic link loop")
+            && e.contains("svscan: warning: unable to stat dangling: file does not exist")
+    }));
+    // Further scans do not repeat the same warnings.
+    signal(pid, Signal::SIGALRM);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(pid, Signal::SIGALRM);
+    std::thread::sleep(Duration::from_millis(300));
+    let e = stderr_of(&err);
+    assert_eq!(e.matches("loop1").count(), 1, "{e}");
+    assert!(!e.contains("plainfile"), "{e}");
+    // Once run appears, the directory is started.
+    write_script(&root.join("norun/run"), "#!/bin/sh\nexec sleep 600\n");
+    signal(pid, Signal::SIGALRM);
+    assert!(poll_until(T, || up_pid(&root.join("norun")).is_some()));
+    assert!(pid_alive(pid));
+}
+
+#[test]
+fn more_than_the_cap_is_refused_clearly() {
+    let s = Scratch::new("svscan-cap");
+    for i in 0..1001 {
+        std::fs::create_dir(s.join(&format!("s{i:04}"))).unwrap();
+    }
+    let mut g = Guard::new();
+    // A plain file in the scan directory is not a service.
+    let errp = s.join("err");
+    let pid = start_svscan(&mut g, &s.path, &errp);
+    let ok = poll_until(T, || {
+        stderr_of(&errp).contains(
+            "svscan: warning: unable to start s1000: running too many services (limit 1000)",
+        )
+    });
+    let text = stderr_of(&errp);
+    assert!(ok, "{}", &text[text.len().saturating_sub(500)..]);
+    assert!(pid_alive(pid));
+}
+
+#[test]
+fn own_output_goes_to_svscan_log() {
+    if skip_unless_ours("own_output", &["supervise"]) {
+        return;
+    }
+    let s = Scratch::new("svscan-own");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    write_script(
+        &root.join(".svscan/log/run"),
+        &format!("#!/bin/sh\n{}\n", logger_run()),
+    );
+    make_service(&root, "chatty", "echo chatty says hello\nexec sleep 600");
+    std::fs::create_dir(root.join("norun")).unwrap();
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    let log = root.join(".svscan/log");
+    assert!(poll_until(T, || {
+        let t = read_log(&log);
+        t.contains("chatty says hello") && t.contains("svscan: warning: not starting norun yet")
+    }));
+    assert!(
+        !stderr_of(&err).contains("norun"),
+        "warnings go to the log, not stderr"
+    );
+    // SIGTERM: the tree goes down, .svscan/log last, exit 0.
+    signal(pid, Signal::SIGTERM);
+    let code = wait_code(g.child(pid).unwrap(), Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{}", stderr_of(&err));
+    assert!(read_log(&log).contains("svscan: info: got SIGTERM: stopping"));
+    assert!(!supervised(&log));
+}
+
+#[test]
+fn stuck_service_is_killed_and_exit_says_so() {
+    if skip_unless_ours("stuck_service", &["supervise"]) {
+        return;
+    }
+    let s = Scratch::new("svscan-stuck");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::create_dir(root.join(".svscan")).unwrap();
+    std::fs::write(root.join(".svscan/timeout-stop"), "500\n").unwrap();
+    let x = make_service(&root, "stubborn", "trap '' TERM\nwhile :; do sleep 1; done");
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&x).is_some()));
+    std::thread::sleep(Duration::from_millis(200));
+    signal(pid, Signal::SIGTERM);
+    let code = wait_code(g.child(pid).unwrap(), Duration::from_secs(30));
+    let e = stderr_of(&err);
+    assert_eq!(code, Some(111), "{e}");
+    assert!(
+        e.contains("stubborn did not down within 0.5s: sending KILL (svc -k)"),
+        "{e}"
+    );
+    assert!(!supervised(&x));
+}

@@ -1,0 +1,187 @@
+//! Helpers shared by the svscan test files (included with `#[path]`):
+//! starting svscan on a scratch tree with our binaries first on PATH,
+//! finding its supervisors, reading logs written by multilog.
+#![allow(dead_code)]
+
+use crate::common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// True when our program `name` is built (not the skeleton's placeholder).
+pub fn ours_ready(name: &str) -> bool {
+    let out = Command::new(bin(name))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    match out {
+        Ok(o) => !String::from_utf8_lossy(&o.stderr).contains("not built yet"),
+        Err(_) => false,
+    }
+}
+
+/// Prints why and returns true when one of our programs is missing.
+pub fn skip_unless_ours(test: &str, names: &[&str]) -> bool {
+    for n in names {
+        if !ours_ready(n) {
+            eprintln!("{test}: skipped: our {n} is not built yet");
+            return true;
+        }
+    }
+    false
+}
+
+/// Our multilog, or (until it lands) Debian's.
+pub fn multilog() -> PathBuf {
+    if ours_ready("multilog") {
+        bin("multilog")
+    } else {
+        PathBuf::from("/usr/bin/multilog")
+    }
+}
+
+/// A logger `run` body: multilog into ./main.
+pub fn logger_run() -> String {
+    format!("exec {} ./main", multilog().display())
+}
+
+/// Everything a multilog directory holds, oldest first.
+pub fn read_log(logdir: &Path) -> String {
+    let main = logdir.join("main");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&main)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .map(|n| n.starts_with('@'))
+                        .unwrap_or(false)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files.push(main.join("current"));
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap_or_default())
+        .collect()
+}
+
+/// The numbers after `prefix` on every line that starts with it.
+pub fn numbers(text: &str, prefix: &str) -> Vec<u64> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|r| r.trim().parse().ok())
+        .collect()
+}
+
+/// Asserts `ns` is exactly 1, 2, …, n (nothing missing, nothing twice).
+pub fn assert_contiguous(ns: &[u64], what: &str) {
+    for (i, &n) in ns.iter().enumerate() {
+        assert_eq!(
+            n,
+            i as u64 + 1,
+            "{what}: expected {} at position {i}, got {n} (neighbours {:?})",
+            i + 1,
+            &ns[i.saturating_sub(3)..(i + 3).min(ns.len())]
+        );
+    }
+}
+
+/// svscan on `dir` with our binaries first on PATH, stderr into `err`.
+pub fn start_svscan(guard: &mut Guard, dir: &Path, err: &Path) -> u32 {
+    let f = std::fs::File::create(err).expect("stderr file");
+    guard.spawn(
+        Command::new(bin("svscan"))
+            .arg(dir)
+            .env("PATH", path_with_ours())
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f),
+    )
+}
+
+/// Waits for a spawned child's exit code (None: still running at limit).
+pub fn wait_code(child: &mut Child, limit: Duration) -> Option<i32> {
+    let mut code = None;
+    poll_until(limit, || match child.try_wait() {
+        Ok(Some(st)) => {
+            code = Some(st.code().unwrap_or(-1));
+            true
+        }
+        _ => false,
+    });
+    code
+}
+
+pub fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            String::from_utf8_lossy(&b)
+                .replace('\0', " ")
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+pub fn cwd(pid: u32) -> PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default()
+}
+
+pub fn parent(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// The supervise that svscan `scanner` runs for `dir` (service or log):
+/// a child of svscan named supervise whose cwd is `dir` (supervise
+/// changes into its directory).
+pub fn supervise_of(scanner: u32, dir: &Path) -> Option<u32> {
+    let want = std::fs::canonicalize(dir).ok()?;
+    descendants(scanner).into_iter().find(|&p| {
+        parent(p) == Some(scanner)
+            && cmdline(p)
+                .split(' ')
+                .next()
+                .map(|a| a.ends_with("supervise"))
+                .unwrap_or(false)
+            && std::fs::canonicalize(cwd(p)).ok() == Some(want.clone())
+    })
+}
+
+/// `svc ARGS DIR` with our svc (Debian's until ours lands).
+pub fn svc(args: &str, dir: &Path) -> i32 {
+    let prog = if ours_ready("svc") {
+        bin("svc")
+    } else {
+        PathBuf::from("/usr/bin/svc")
+    };
+    run(Command::new(prog).arg(args).arg(dir)).0
+}
+
+pub fn supervised(dir: &Path) -> bool {
+    svkit::control::supervise_running(dir).unwrap_or(false)
+}
+
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+}
+
+/// A service printing `PREFIX N` lines, counting on across restarts (the
+/// count is kept in ./counter); on TERM it finishes the line it is on.
+pub fn counting_service(root: &Path, name: &str, prefix: &str, pause: &str) -> PathBuf {
+    make_service(
+        root,
+        name,
+        &format!(
+            "exec 2>&1\ntrap 'stop=1' TERM\ni=$(cat counter 2>/dev/null || echo 0)\n\
+             while [ -z \"$stop\" ]; do i=$((i+1)); echo \"{prefix} $i\"; echo $i > counter; {pause}; done\n\
+             echo \"stopped at $i\""
+        ),
+    )
+}
