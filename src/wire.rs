@@ -187,6 +187,9 @@ fn decode_strings(p: &[u8], max: usize, what: &'static str) -> Result<Vec<Vec<u8
 /// a limit fails before its payload arrives.
 pub fn decode_request(buf: &[u8]) -> Result<Option<(Request, usize)>, WireError> {
     const ORDER: [u32; 6] = [HELLO, ARGV, ENV, CWD, STDIO, END];
+    if buf.len() > MAX_REQUEST {
+        return Err(WireError::TooBig("request over 1 MiB"));
+    }
     let mut req = Request::default();
     let mut at = 0usize;
     for &want in ORDER.iter() {
@@ -382,6 +385,14 @@ mod tests {
         );
         assert_eq!(decode_reply(&bytes), Ok(Some((x, 20))));
         assert_eq!(decode_reply(&bytes[..19]), Ok(None));
+    }
+
+    #[test]
+    fn more_than_a_mebibyte_is_refused_whatever_it_holds() {
+        assert!(matches!(
+            decode_request(&vec![0u8; MAX_REQUEST + 1]),
+            Err(WireError::TooBig(_))
+        ));
     }
 
     #[test]

@@ -97,6 +97,23 @@ fn hostile_clients_get_an_error_or_a_drop_while_good_launches_succeed() {
         Some(kind::TOO_BIG)
     );
 
+    // A frame that fits the limit exactly, all of it sent: buffered (1 MiB
+    // at most), then refused for its count.
+    let mut full_mib = connect();
+    let mut req = hello();
+    let len = (wire::MAX_REQUEST - 24) as u32;
+    req.extend_from_slice(&wire::ARGV.to_le_bytes());
+    req.extend_from_slice(&len.to_le_bytes());
+    req.extend(std::iter::repeat(0xffu8).take(len as usize));
+    let _ = full_mib.write_all(&req);
+    assert_eq!(error_kind(reply_of(&mut full_mib, Duration::from_secs(5))), Some(kind::TOO_BIG));
+
+    // Over the limits on the invoker's side: refused before connecting.
+    let big = "x".repeat(100_000);
+    let args: Vec<&str> = std::iter::repeat(big.as_str()).take(12).collect();
+    let (c, _, e) = run(b.invoker().arg("true").args(&args));
+    assert_eq!(c, 100, "{e}");
+
     let mut cut = connect();
     let full = wire::encode_request(&wire::Request {
         version: wire::VERSION,

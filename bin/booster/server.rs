@@ -266,7 +266,11 @@ impl Server {
         let State::Reading { buf, fds, .. } = &mut c.state else {
             return;
         };
-        let room = (wire::MAX_REQUEST + 1 - buf.len()).min(self.scratch.len());
+        // At most one byte past the limit is ever read: that byte is enough
+        // for the decoder to refuse the request.
+        let room = (wire::MAX_REQUEST + 1)
+            .saturating_sub(buf.len())
+            .clamp(1, self.scratch.len());
         let (n, got) =
             match svkit::sys::recv_with_fds(c.sock.as_raw_fd(), &mut self.scratch[..room], true) {
                 Ok(x) => x,
