@@ -106,7 +106,10 @@ fn hostile_clients_get_an_error_or_a_drop_while_good_launches_succeed() {
     req.extend_from_slice(&len.to_le_bytes());
     req.extend(std::iter::repeat(0xffu8).take(len as usize));
     let _ = full_mib.write_all(&req);
-    assert_eq!(error_kind(reply_of(&mut full_mib, Duration::from_secs(5))), Some(kind::TOO_BIG));
+    assert_eq!(
+        error_kind(reply_of(&mut full_mib, Duration::from_secs(5))),
+        Some(kind::TOO_BIG)
+    );
 
     // Over the limits on the invoker's side: refused before connecting.
     let big = "x".repeat(100_000);
@@ -223,4 +226,64 @@ fn two_hundred_concurrent_invokers_each_get_their_own_status() {
         assert_eq!(st.code(), Some(n), "{}", b.log_text());
     }
     assert!(b.wait_listed(0).is_empty());
+}
+
+/// Sends a complete request with our stdio as the three descriptors.
+fn send_with_fds(s: &UnixStream, req: &wire::Request) {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let bytes = wire::encode_request(req);
+    let fds = [0, 1, 2];
+    let n = sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(&bytes)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(n, bytes.len());
+}
+
+#[test]
+fn an_unusable_cwd_gets_a_cwd_error_and_a_good_raw_request_launches() {
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "ab-cwd", &[]);
+    let mut s = UnixStream::connect(&b.sock).unwrap();
+    send_with_fds(
+        &s,
+        &wire::Request {
+            version: wire::VERSION,
+            flags: wire::FLAG_WAIT,
+            argv: vec![b"/bin/true".to_vec()],
+            env: vec![],
+            cwd: b"/nonexistent/svkit-cwd".to_vec(),
+        },
+    );
+    match reply_of(&mut s, Duration::from_secs(5)) {
+        Some(Reply::Error { kind: k, errno, .. }) => {
+            assert_eq!(k, kind::CWD);
+            assert_eq!(errno as i32, libc::ENOENT);
+        }
+        r => panic!("expected a cwd error, got {r:?}"),
+    }
+    // A raw request that is fine launches, and EXIT follows LAUNCHED.
+    let mut s = UnixStream::connect(&b.sock).unwrap();
+    send_with_fds(
+        &s,
+        &wire::Request {
+            version: wire::VERSION,
+            flags: wire::FLAG_WAIT,
+            argv: vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"exit 3".to_vec()],
+            env: vec![],
+            cwd: b"/".to_vec(),
+        },
+    );
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let (first, used) = wire::decode_reply(&buf).unwrap().unwrap();
+    assert!(matches!(first, Reply::Launched { grace_ms: 5000, .. }));
+    let (second, _) = wire::decode_reply(&buf[used..]).unwrap().unwrap();
+    assert_eq!(second, Reply::Exit { status: 3 << 8 });
 }

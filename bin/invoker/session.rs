@@ -252,3 +252,31 @@ pub fn run(args: &Args) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_error_kinds_map_to_exit_codes() {
+        assert_eq!(exit_code(0), 0);
+        assert_eq!(exit_code(42 << 8), 42);
+        assert_eq!(exit_code(libc::SIGTERM), 143);
+        assert_eq!(exit_code(libc::SIGSEGV | 0x80), 139);
+        assert_eq!(error_code(kind::NOT_FOUND), 127);
+        assert_eq!(error_code(kind::NOT_EXECUTABLE), 126);
+        for k in [kind::NOT_ALLOWED, kind::MALFORMED, kind::TOO_BIG] {
+            assert_eq!(error_code(k), 100);
+        }
+        for k in [
+            kind::BUSY,
+            kind::CWD,
+            kind::STOPPING,
+            kind::TIMEOUT,
+            kind::INTERNAL,
+            999,
+        ] {
+            assert_eq!(error_code(k), 111);
+        }
+    }
+}
