@@ -79,11 +79,23 @@ fn svc_d_stops_everything_svc_u_restores_svc_1_quiesces() {
     );
 
     let inv = g.spawn(invoker(&sock).args(["sleep", "1000"]));
-    assert!(poll_until(Duration::from_secs(10), || listed(&sock).len() == 1));
+    // The registry is rewritten after the replies of a round: wait for the
+    // sleep itself, not for a stale line of the `exit 3` just before.
+    let is_sleep = |p: &u32| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .map(|c| c.starts_with(b"sleep\0"))
+            .unwrap_or(false)
+    };
+    assert!(poll_until(Duration::from_secs(10), || {
+        let l = listed(&sock);
+        l.len() == 1 && is_sleep(&l[0])
+    }));
     let pids = listed(&sock);
     let booster = up_pid(&dir).expect("booster up");
     assert_eq!(run(ours("svc").arg("-1").arg(&dir)).0, 0);
-    let st = wait_pid(&mut g, inv, Duration::from_secs(10)).expect("invoker exits");
+    let st = wait_pid(&mut g, inv, Duration::from_secs(10));
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    let st = st.unwrap_or_else(|| panic!("invoker did not exit after svc -1; log:\n{log}"));
     assert_eq!(st.code(), Some(143));
     assert!(gone(&pids, Duration::from_secs(2)));
     assert_eq!(
