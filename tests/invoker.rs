@@ -225,3 +225,28 @@ fn no_wait_returns_at_once_and_linger_delays() {
     signal(b.pid, nix::sys::signal::Signal::SIGTERM);
     assert!(gone(&pids, Duration::from_secs(10)));
 }
+
+#[test]
+fn a_request_near_the_limit_goes_through() {
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "inv-big", &[]);
+    let big = "y".repeat(100_000);
+    let mut c = b.invoker();
+    c.args([
+        "sh",
+        "-c",
+        "n=0; for a; do n=$((n + ${#a})); done; echo $n",
+        "sh",
+    ]);
+    for _ in 0..9 {
+        c.arg(&big);
+    }
+    let out = c.output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "900000\n");
+}

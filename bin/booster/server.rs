@@ -217,6 +217,10 @@ impl Server {
             if !ok {
                 let text = format!("uid {uid} gid {gid} not allowed");
                 self.refuse(id, kind::NOT_ALLOWED, libc::EPERM, &text);
+            } else {
+                // An invoker sends right after connecting: the request is
+                // usually there already, so read it without another poll.
+                self.read_request(id);
             }
         }
     }

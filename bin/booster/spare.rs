@@ -38,6 +38,11 @@ pub fn fork(booster: u32, soft_nofile: u64) -> std::io::Result<Spare> {
         socket::SockFlag::SOCK_CLOEXEC,
     )
     .map_err(std::io::Error::from)?;
+    // The hand-off of a large request blocks until the spare has read it;
+    // a spare that is stuck (stopped by someone) must not stall the loop
+    // for more than this.
+    let limit = nix::sys::time::TimeVal::new(1, 0);
+    let _ = socket::setsockopt(&mine, socket::sockopt::SendTimeout, &limit);
     match sys::fork()? {
         Forked::Parent(pid) => Ok(Spare { pid, chan: mine }),
         Forked::Child => {
