@@ -287,3 +287,55 @@ fn an_unusable_cwd_gets_a_cwd_error_and_a_good_raw_request_launches() {
     let (second, _) = wire::decode_reply(&buf[used..]).unwrap().unwrap();
     assert_eq!(second, Reply::Exit { status: 3 << 8 });
 }
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_ascii_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15, i.e. 12 and 13 after ')'.
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
+#[test]
+fn out_of_descriptors_it_waits_instead_of_spinning() {
+    let mut g = Guard::new();
+    let d = Scratch::new("ab-emfile");
+    let sock = d.join("socket");
+    let script = format!(
+        "ulimit -n 64 && exec {} -e {} 2>{}",
+        bin("booster").display(),
+        sock.display(),
+        d.join("log").display()
+    );
+    let booster = g.spawn(std::process::Command::new("sh").args(["-c", &script]));
+    assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
+        &sock
+    )
+    .is_ok()));
+    let invs: Vec<(u32, i32)> = (0..30)
+        .map(|n| {
+            let pid = g.spawn(
+                ours("invoker")
+                    .arg("-s")
+                    .arg(&sock)
+                    .args(["sh", "-c", &format!("sleep 1; exit {n}")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
+            (pid, n)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(booster);
+    std::thread::sleep(Duration::from_millis(500));
+    let spent = cpu_ticks(booster) - before;
+    assert!(spent < 25, "booster spun: {spent} ticks in 500 ms");
+    for (pid, n) in invs {
+        let st = wait_pid(&mut g, pid, Duration::from_secs(30)).expect("invoker exits");
+        let log = std::fs::read_to_string(d.join("log")).unwrap_or_default();
+        assert_eq!(st.code(), Some(n), "{log}");
+    }
+}

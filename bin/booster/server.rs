@@ -19,6 +19,8 @@ use svkit::wire::{kind, Reply};
 const REQUEST_TIME: Duration = Duration::from_secs(5);
 /// The orderly disconnect gives up after this.
 const CLOSE_TIME: Duration = Duration::from_secs(5);
+/// Pause after a failed accept (EMFILE and the like).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// A spare that dies unused is re-forked at most this often.
 const SPARE_RETRY: Duration = Duration::from_secs(1);
 
@@ -27,6 +29,8 @@ pub struct Config {
     pub max: usize,
     pub gate: Gate,
     pub soft_nofile: u64,
+    /// At most this many connections at once (from the descriptor limit).
+    pub conn_cap: usize,
 }
 
 pub struct Server {
@@ -40,6 +44,8 @@ pub struct Server {
     spare: Option<Spare>,
     spare_retry: Instant,
     stopping: bool,
+    /// No accepting before this (after a failed accept).
+    accept_pause: Instant,
     /// The registry needs rewriting at the end of this round.
     dirty: bool,
     me: u32,
@@ -73,6 +79,7 @@ impl Server {
             spare: None,
             spare_retry: Instant::now(),
             stopping: false,
+            accept_pause: Instant::now(),
             dirty: false,
             me: std::process::id(),
             scratch: vec![0u8; 64 << 10],
@@ -128,7 +135,7 @@ impl Server {
         let mut p = vec![pfd(self.pipe.read_fd())];
         let mut s = vec![Slot::Pipe];
         if let Some(l) = &self.listener {
-            if self.conns.len() < self.cfg.max + 256 {
+            if self.conns.len() < self.cfg.conn_cap && Instant::now() >= self.accept_pause {
                 p.push(pfd(l.raw()));
                 s.push(Slot::Listener);
             }
@@ -159,6 +166,9 @@ impl Server {
         }
         if !self.stopping && self.spare.is_none() {
             next = Some(next.map_or(self.spare_retry, |n| n.min(self.spare_retry)));
+        }
+        if self.listener.is_some() && self.accept_pause > Instant::now() {
+            next = Some(next.map_or(self.accept_pause, |n| n.min(self.accept_pause)));
         }
         match next {
             None => -1,
@@ -202,8 +212,23 @@ impl Server {
 
     fn accept(&mut self) {
         for _ in 0..64 {
-            let Some(sock) = self.listener.as_ref().and_then(|l| l.accept()) else {
+            let Some(l) = self.listener.as_ref() else {
                 return;
+            };
+            if self.conns.len() >= self.cfg.conn_cap {
+                return;
+            }
+            let sock = match l.accept() {
+                Ok(Some(s)) => s,
+                Ok(None) => return,
+                Err(e) => {
+                    // Out of descriptors: the pending connection stays in
+                    // the backlog and the listener would poll readable in
+                    // a busy loop; look again a little later.
+                    self.log.warn(&format!("unable to accept: {e}"));
+                    self.accept_pause = Instant::now() + ACCEPT_PAUSE;
+                    return;
+                }
             };
             let (uid, gid, ok) = self.cfg.gate.check(&sock);
             let id = self.next_id;

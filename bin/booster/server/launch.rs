@@ -22,13 +22,18 @@ impl Server {
         let room = (wire::MAX_REQUEST + 1)
             .saturating_sub(buf.len())
             .clamp(1, self.scratch.len());
-        let (n, got) =
-            match svkit::sys::recv_with_fds(c.sock.as_raw_fd(), &mut self.scratch[..room], true) {
-                Ok(x) => x,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
-                Err(_) => (0, Vec::new()),
-            };
+        let got =
+            svkit::sys::recv_with_fds_ctrunc(c.sock.as_raw_fd(), &mut self.scratch[..room], true);
+        let (n, got, lost) = match got {
+            Ok(x) => x,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
+            Err(_) => (0, Vec::new(), false),
+        };
+        if lost {
+            let w = "descriptors lost (too many sent, or the booster is out of descriptors)";
+            return self.refuse(id, kind::INTERNAL, libc::EMFILE, w);
+        }
         if n == 0 {
             return self.refuse(id, kind::MALFORMED, libc::EPROTO, "truncated request");
         }
