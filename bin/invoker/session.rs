@@ -158,7 +158,9 @@ fn orderly_disconnect(sock: OwnedFd) {
 pub fn run(args: &Args) -> i32 {
     open_std_fds();
     let req = request(args);
-    if let Err(e) = wire::check_request(&req) {
+    let bytes = wire::encode_request(&req);
+    // The booster's limits, checked here first: over them, nothing is sent.
+    if let Err(e) = wire::decode_request(&bytes) {
         svkit::exit::warn(PROG, &format!("{e}"));
         return USAGE;
     }
@@ -178,7 +180,7 @@ pub fn run(args: &Args) -> i32 {
     };
     // A refusal may close the socket before we are done sending; the
     // reply is still there to read.
-    let _ = send_request(&sock, &wire::encode_request(&req));
+    let _ = send_request(&sock, &bytes);
     let mut grace = DEFAULT_GRACE;
     let mut deadline: Option<Instant> = None;
     let mut buf: Vec<u8> = Vec::new();
