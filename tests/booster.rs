@@ -99,6 +99,14 @@ fn usr1_quiesces_and_the_socket_keeps_serving() {
         .map(|_| spawn_invoker(&mut g, &b, &["sleep", "1000"]))
         .collect();
     let pids = b.wait_listed(2);
+    // HUP, ALRM and USR2 change nothing.
+    for sig in [Signal::SIGHUP, Signal::SIGALRM, Signal::SIGUSR2] {
+        signal(b.pid, sig);
+    }
+    assert!(poll_until(Duration::from_secs(5), || b
+        .log_text()
+        .contains("SIGUSR2 ignored")));
+    assert!(pids.iter().all(|&p| pid_alive(p)));
     signal(b.pid, Signal::SIGUSR1);
     for &i in &invs {
         let st = wait_pid(&mut g, i, Duration::from_secs(10)).expect("invoker exits");

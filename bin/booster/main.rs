@@ -153,6 +153,10 @@ fn main() {
         Signal::SIGTERM,
         Signal::SIGINT,
         Signal::SIGUSR1,
+        // svc -h, -a, -2 must not kill the booster by their default action.
+        Signal::SIGHUP,
+        Signal::SIGALRM,
+        Signal::SIGUSR2,
     ])
     .unwrap_or_else(|e| {
         svkit::exit::fatal(PROG, &format!("unable to install signal handlers: {e}"))

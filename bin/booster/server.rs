@@ -187,7 +187,7 @@ impl Server {
                         Signal::SIGCHLD => self.reap(),
                         Signal::SIGTERM | Signal::SIGINT => self.stop(),
                         Signal::SIGUSR1 => self.quiesce(),
-                        _ => {}
+                        other => self.log.info(&format!("{} ignored", other.as_str())),
                     }
                 }
             }
