@@ -111,5 +111,29 @@ fn svc_d_stops_everything_svc_u_restores_svc_1_quiesces() {
             .code(),
         Some(5)
     );
+    // svc -t: the booster stops (the instance goes) and supervise starts
+    // a new one, which serves on the same path.
+    let inv = g.spawn(invoker(&sock).args(["sleep", "1000"]));
+    assert!(poll_until(Duration::from_secs(10), || {
+        let l = listed(&sock);
+        l.len() == 1 && is_sleep(&l[0])
+    }));
+    let pids = listed(&sock);
+    assert_eq!(run(ours("svc").arg("-t").arg(&dir)).0, 0);
+    let st = wait_pid(&mut g, inv, Duration::from_secs(10)).expect("invoker exits");
+    assert_eq!(st.code(), Some(143));
+    assert!(gone(&pids, Duration::from_secs(2)));
+    assert!(poll_until(Duration::from_secs(10), || {
+        up_pid(&dir).is_some_and(|p| p != booster)
+    }));
+    assert!(up(&sock), "the new booster never listened");
+    assert_eq!(
+        invoker(&sock)
+            .args(["sh", "-c", "exit 6"])
+            .status()
+            .unwrap()
+            .code(),
+        Some(6)
+    );
     let _ = run(ours("svc").arg("-dx").arg(&dir));
 }
