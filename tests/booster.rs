@@ -221,10 +221,10 @@ fn without_e_and_without_syslog_it_logs_to_stderr() {
 #[test]
 fn a_terminated_instance_takes_its_process_group_along() {
     let mut g = Guard::new();
-    let b = start_booster(&mut g, "b-group", &["-k", "1s"]);
+    let b = start_booster(&mut g, "b-group", &["-k", "5s"]);
     let bg = b.dir.join("bg");
     // The background child ignores TERM: only the KILL sweep of the group
-    // (when the leader is reaped) ends it, well before the 1 s grace.
+    // (when the leader is reaped) ends it, well before the 5 s grace.
     let script = format!(
         "(trap '' TERM; exec sleep 1000) & echo $! > {}; wait",
         bg.display()
