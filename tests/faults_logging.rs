@@ -147,7 +147,7 @@ fn scenario(tag: &str, kill_multilog: bool) -> Option<Outcome> {
         let newest = text
             .lines()
             .filter_map(|l| l.get(26..)?.split(' ').next())
-            .last()
+            .next_back()
             .map(str::to_string);
         if by_run.len() > restarts && newest.map(|r| done.contains(&r)).unwrap_or(false) {
             last = Some((by_run, done));
