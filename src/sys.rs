@@ -186,6 +186,14 @@ pub fn own_fd(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
+/// SIGPIPE ignored, as Rust's own start-up does (programs that start from
+/// a C `main` skip it): a closed stderr must not kill a logger.
+pub fn ignore_sigpipe() {
+    let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_IGN installs no handler code.
+    let _ = unsafe { sigaction(Signal::SIGPIPE, &ign) };
+}
+
 // --- tai64nlocal ---
 
 /// localtime_r(3) for Unix seconds: (year, month 1-12, day, hour, minute,

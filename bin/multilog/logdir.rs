@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use svkit::multilog_script::DirSpec;
 
 /// Output buffered per directory before a write(2).
-pub const BUF: usize = 64 * 1024;
+pub const BUF: usize = 16 * 1024;
 /// Close `current` at a newline once it is this close to the limit.
 const SLACK: u64 = 2000;
 
