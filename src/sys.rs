@@ -151,13 +151,15 @@ pub fn spawn_with_fd45(
         std::os::fd::AsRawFd::as_raw_fd(&high4),
         std::os::fd::AsRawFd::as_raw_fd(&high5),
     );
-    // SAFETY: between fork and exec the closure only calls dup2 and
-    // sigaction/sigprocmask (via reset_signals_for_exec), all
+    // SAFETY: between fork and exec the closure only calls setpgid, dup2
+    // and sigaction/sigprocmask (via reset_signals_for_exec), all
     // async-signal-safe; it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             reset_signals_for_exec();
-            if libc::dup2(a, 4) < 0 || libc::dup2(b, 5) < 0 {
+            // Its own process group, so a hung processor can be killed
+            // together with whatever it started.
+            if libc::setpgid(0, 0) < 0 || libc::dup2(a, 4) < 0 || libc::dup2(b, 5) < 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())
@@ -182,6 +184,14 @@ pub fn own_fd(fd: RawFd) -> OwnedFd {
     // SAFETY: callers pass only a descriptor just returned by the kernel
     // to them, which nothing else owns or will close.
     unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// SIGPIPE ignored, as Rust's own start-up does (programs that start from
+/// a C `main` skip it): a closed stderr must not kill a logger.
+pub fn ignore_sigpipe() {
+    let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_IGN installs no handler code.
+    let _ = unsafe { sigaction(Signal::SIGPIPE, &ign) };
 }
 
 // --- tai64nlocal ---
@@ -378,6 +388,16 @@ pub fn recv_with_fds(
     buf: &mut [u8],
     dontwait: bool,
 ) -> io::Result<(usize, Vec<OwnedFd>)> {
+    recv_with_fds_ctrunc(fd, buf, dontwait).map(|(n, fds, _)| (n, fds))
+}
+
+/// As [`recv_with_fds`], also telling whether descriptors were lost
+/// (MSG_CTRUNC: more than 4 sent, or the receiver is out of descriptors).
+pub fn recv_with_fds_ctrunc(
+    fd: RawFd,
+    buf: &mut [u8],
+    dontwait: bool,
+) -> io::Result<(usize, Vec<OwnedFd>, bool)> {
     const MAX_FDS: usize = 4;
     // u64 alignment satisfies cmsghdr's.
     let mut space = [0u64; 16];
@@ -417,7 +437,7 @@ pub fn recv_with_fds(
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    Ok((n as usize, fds))
+    Ok((n as usize, fds, msg.msg_flags & libc::MSG_CTRUNC != 0))
 }
 
 // --- svscan ---

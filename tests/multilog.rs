@@ -305,3 +305,93 @@ fn full_disk_pauses_reports_once_and_loses_nothing() {
     assert!(warnings <= 3, "reported once per episode: {err}");
     assert_eq!(std::fs::read(mnt.join("d/current")).unwrap(), input);
 }
+
+#[test]
+fn current_replaced_by_a_symlink_while_running_is_not_followed() {
+    let s = Scratch::new("ml-replaced");
+    std::fs::write(s.join("victim"), "precious\n").unwrap();
+    let mut g = Guard::new();
+    let (pid, mut stdin) = spawn_ml(&mut g, &s.path, &["./d"]);
+    let d = s.join("d");
+    let cur = d.join("current");
+    stdin.write_all(b"one\n").unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::read(&cur).map(|c| c == b"one\n").unwrap_or(false)
+    }));
+    // Swap a symlink in (atomically, as an attacker would).
+    std::os::unix::fs::symlink(s.join("victim"), d.join("evil")).unwrap();
+    std::fs::rename(d.join("evil"), &cur).unwrap();
+    signal(pid, nix::sys::signal::Signal::SIGALRM);
+    std::thread::sleep(Duration::from_millis(300));
+    stdin.write_all(b"two\n").unwrap();
+    drop(stdin);
+    let status = g.child(pid).unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(std::fs::read(s.join("victim")).unwrap(), b"precious\n");
+    let meta = std::fs::symlink_metadata(&cur).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(std::fs::read(&cur).unwrap(), b"two\n");
+    assert!(olds(&d, ".s").is_empty(), "the stranger is not archived");
+}
+
+#[test]
+fn hung_processor_is_killed_and_run_again() {
+    let s = Scratch::new("ml-prochang");
+    // Hangs (with a child of its own) the first time, works the second.
+    common::write_script(
+        &s.join("proc"),
+        "#!/bin/sh\nif [ ! -e ../hung ]; then echo $$ > ../hung; sleep 100; exit 0; fi\ntr a-z A-Z\n",
+    );
+    let p = format!("!{}", s.join("proc").display());
+    let input: Vec<u8> = b"abcdefghijklmnop\n".repeat(150);
+    let mut child = Command::new(bin("multilog"))
+        .args([&p, "s4096", "./d"])
+        .current_dir(&s.path)
+        .env("MULTILOG_PROCESSOR_TIMEOUT", "1")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ran longer than 1 s; killed"), "{err}");
+    let d = s.join("d");
+    let done = olds(&d, ".s");
+    assert_eq!(done.len(), 1);
+    assert!(done[0].starts_with(b"ABCDEFGHIJKLMNOP\n"));
+    let hung: i32 = std::fs::read_to_string(s.join("hung"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        common::poll_until(Duration::from_secs(5), || !common::pid_alive(hung as u32)),
+        "hung processor gone"
+    );
+}
+
+#[test]
+fn size_rules_cut_long_lines_and_close_near_the_limit() {
+    let s = Scratch::new("ml-size");
+    // A 70001-byte line ends within 2000 bytes of s71000: closed there,
+    // even though it bypassed the write buffer.
+    let mut input = vec![b'q'; 70_000];
+    input.extend_from_slice(b"\nrrrrrrrrrr\n");
+    assert_eq!(ml(&s.path, &["s71000", "./a"], &input).0, 0);
+    let a = s.join("a");
+    assert_eq!(
+        olds(&a, ".s").iter().map(Vec::len).collect::<Vec<_>>(),
+        [70_001]
+    );
+    assert_eq!(std::fs::read(a.join("current")).unwrap(), b"rrrrrrrrrr\n");
+    // A line longer than the limit: pieces of exactly the limit.
+    let mut input = vec![b'z'; 10_000];
+    input.push(b'\n');
+    assert_eq!(ml(&s.path, &["s4096", "./b"], &input).0, 0);
+    let b = s.join("b");
+    let sizes: Vec<usize> = olds(&b, ".s").iter().map(Vec::len).collect();
+    assert_eq!(sizes, [4096, 4096]);
+    assert_eq!(std::fs::read(b.join("current")).unwrap().len(), 1809);
+}

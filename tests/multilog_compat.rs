@@ -376,3 +376,44 @@ fn take_over_in_both_directions() {
         assert_eq!(std::fs::read(&cur).unwrap(), b"after\n");
     }
 }
+
+/// SIGALRM rotates a non-empty current; SIGTERM finishes the line being
+/// read and exits 0 leaving current complete: the same with both.
+#[test]
+fn alarm_and_term_match() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let Some(runs) = both("signals") else { return };
+    let mut snaps = Vec::new();
+    for (prog, s) in &runs {
+        let mut g = common::Guard::new();
+        let mut cmd = Command::new(prog);
+        cmd.arg("./d")
+            .current_dir(&s.path)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::null());
+        let pid = g.spawn(&mut cmd);
+        let mut stdin = g.child(pid).unwrap().stdin.take().unwrap();
+        let cur = s.join("d/current");
+        stdin.write_all(b"one\n").unwrap();
+        assert!(common::poll_until(Duration::from_secs(5), || {
+            std::fs::read(&cur).map(|c| c == b"one\n").unwrap_or(false)
+        }));
+        kill(Pid::from_raw(pid as i32), Signal::SIGALRM).unwrap();
+        assert!(common::poll_until(Duration::from_secs(5), || {
+            snapshot(&s.join("d")).iter().any(|e| e.0 == "@.s")
+                && std::fs::read(&cur).map(|c| c.is_empty()).unwrap_or(false)
+        }));
+        stdin.write_all(b"tw").unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        kill(Pid::from_raw(pid as i32), Signal::SIGTERM).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        stdin.write_all(b"o\nthree\n").unwrap();
+        let status = g.child(pid).unwrap().wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{prog:?}");
+        snaps.push(snapshot(&s.join("d")));
+    }
+    assert_eq!(snaps[0], snaps[1]);
+    let cur = snaps[0].iter().find(|e| e.0 == "current").unwrap();
+    assert_eq!((cur.1, cur.2.as_slice()), (0o744, &b"two\n"[..]));
+}

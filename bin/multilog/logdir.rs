@@ -12,11 +12,12 @@ use nix::unistd::{unlinkat, UnlinkatFlags};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use svkit::multilog_script::DirSpec;
 
 /// Output buffered per directory before a write(2).
-pub const BUF: usize = 64 * 1024;
+pub const BUF: usize = 16 * 1024;
 /// Close `current` at a newline once it is this close to the limit.
 const SLACK: u64 = 2000;
 
@@ -52,14 +53,10 @@ pub fn open_in(dirfd: &OwnedFd, name: &str, flags: OFlag, mode: u32) -> io::Resu
         flags | nofollow(),
         Mode::from_bits_truncate(mode),
     )?;
-    Ok(File::from(unsafe_owned(fd)))
+    Ok(File::from(svkit::sys::own_fd(fd)))
 }
 
-fn unsafe_owned(fd: std::os::fd::RawFd) -> OwnedFd {
-    svkit::sys::own_fd(fd)
-}
-
-/// Mode bits of `name` in the directory, None if it does not exist.
+/// lstat of `name` in the directory; None if it does not exist.
 pub fn stat_in(dirfd: &OwnedFd, name: &str) -> io::Result<Option<nix::sys::stat::FileStat>> {
     match fstatat(
         Some(dirfd.as_raw_fd()),
@@ -103,13 +100,13 @@ impl LogDir {
         use std::os::unix::ffi::OsStrExt;
         let path = PathBuf::from(std::ffi::OsStr::from_bytes(&spec.path));
         // A failed mkdir shows up as the open's error, worded as daemontools.
-        let _ = std::fs::DirBuilder::new().mode_0700().create(&path);
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&path);
         let dirfd = match nix::fcntl::open(
             &path,
             OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         ) {
-            Ok(fd) => unsafe_owned(fd),
+            Ok(fd) => svkit::sys::own_fd(fd),
             Err(e) => return fail("unable to open directory", &path, e),
         };
         let lock = match open_in(
@@ -170,19 +167,19 @@ impl LogDir {
                 self.rotate();
             }
             let room = (self.size - self.bytes) as usize;
-            let n = room.min(data.len());
-            if self.buf.len() + n > BUF {
+            let (piece, rest) = data.split_at(room.min(data.len()));
+            if self.buf.len() + piece.len() > BUF {
                 // Never grow the buffer: write what is there first.
                 self.flush();
             }
-            if n >= BUF {
-                self.write_out(&data[..n]);
+            if piece.len() >= BUF {
+                self.write_out(piece);
             } else {
-                self.buf.extend_from_slice(&data[..n]);
+                self.buf.extend_from_slice(piece);
             }
-            self.bytes += n as u64;
-            data = &data[n..];
-            let at_newline = data.is_empty() && self.buf.last() == Some(&b'\n');
+            self.bytes += piece.len() as u64;
+            data = rest;
+            let at_newline = data.is_empty() && piece.last() == Some(&b'\n');
             if self.bytes >= self.size || (at_newline && self.bytes + SLACK >= self.size) {
                 self.rotate();
             }
@@ -229,9 +226,18 @@ impl LogDir {
                     self.path.join(CURRENT).display()
                 ),
             );
-            self.current = self.retry("open current", |d| open_current(&d.dirfd));
+            self.current = self.retry("open current", |d| reopen_current(&d.dirfd));
             self.bytes = 0;
         }
+    }
+
+    /// True when the name `current` still refers to the file we write.
+    fn current_is_ours(&self) -> bool {
+        let Ok(mine) = fstat(self.current.as_raw_fd()) else {
+            return false;
+        };
+        matches!(stat_in(&self.dirfd, CURRENT),
+            Ok(Some(st)) if st.st_dev == mine.st_dev && st.st_ino == mine.st_ino)
     }
 
     /// Runs `op` until it succeeds, pausing a second between attempts.
@@ -265,8 +271,20 @@ impl LogDir {
     /// opens a fresh one.
     pub fn rotate(&mut self) {
         self.complete();
-        rotate::finish_current(self);
-        self.current = self.retry("open current", |d| open_current(&d.dirfd));
+        if self.current_is_ours() {
+            rotate::finish_current(self);
+        } else {
+            // Moved away or replaced under us: never archive (or process) a
+            // stranger; our file is wherever it was moved to.
+            svkit::exit::warn(
+                "multilog",
+                &format!(
+                    "{} was moved or replaced; not archiving it",
+                    self.path.join(CURRENT).display()
+                ),
+            );
+        }
+        self.current = self.retry("open current", |d| reopen_current(&d.dirfd));
         self.bytes = 0;
         let _ = rotate::sync_dir(&self.dirfd);
     }
@@ -284,13 +302,17 @@ pub fn open_current(dirfd: &OwnedFd) -> io::Result<File> {
     Ok(f)
 }
 
-trait Mode0700 {
-    fn mode_0700(&mut self) -> &mut Self;
-}
-
-impl Mode0700 for std::fs::DirBuilder {
-    fn mode_0700(&mut self) -> &mut Self {
-        use std::os::unix::fs::DirBuilderExt;
-        self.mode(0o700)
-    }
+/// Opens a new `current` while running. The name is ours: whatever sits
+/// there now (a planted symlink or hard link) is removed, never followed
+/// or appended to, and the new file is created exclusively.
+fn reopen_current(dirfd: &OwnedFd) -> io::Result<File> {
+    unlink_in(dirfd, CURRENT)?;
+    let f = open_in(
+        dirfd,
+        CURRENT,
+        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_EXCL,
+        0o644,
+    )?;
+    fchmod(f.as_raw_fd(), Mode::from_bits_truncate(0o644))?;
+    Ok(f)
 }

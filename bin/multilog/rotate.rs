@@ -217,6 +217,21 @@ fn run_processor(d: &mut LogDir, processor: &[u8]) -> io::Result<bool> {
         .stdout(output);
     let mut child = svkit::sys::spawn_with_fd45(&mut cmd, state.as_raw_fd(), newstate.as_raw_fd())?;
     drop(cmd);
+    let pid = child.id();
+    if !wait_bounded(pid, processor_timeout()) {
+        svkit::exit::warn(
+            "multilog",
+            &format!(
+                "processor in {} ran longer than {} s; killed",
+                d.path.display(),
+                processor_timeout().as_secs()
+            ),
+        );
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     let status = loop {
         match child.wait() {
             Ok(s) => break s,
@@ -225,6 +240,45 @@ fn run_processor(d: &mut LogDir, processor: &[u8]) -> io::Result<bool> {
         }
     };
     Ok(status.success())
+}
+
+/// How long one processor run may take: $MULTILOG_PROCESSOR_TIMEOUT
+/// seconds, default 600.
+fn processor_timeout() -> Duration {
+    let secs = std::env::var("MULTILOG_PROCESSOR_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(600);
+    Duration::from_secs(secs)
+}
+
+/// Waits until child `pid` exits (not reaped) or `limit` passes; true if
+/// it exited. Without pidfd support, waits unbounded (as daemontools).
+fn wait_bounded(pid: u32, limit: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let Ok(fd) = svkit::sys::pidfd_open(pid) else {
+        return true;
+    };
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) => continue,
+            Ok(_) => return true,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
 }
 
 /// processed: synced and marked complete; newstate synced; previous gone;
