@@ -5,12 +5,14 @@
 //! SIGTERM/SIGINT.
 
 mod own;
+mod reach;
 mod reap;
 mod say;
 mod scan;
 mod spawn;
 mod stop;
 mod table;
+mod tick;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
