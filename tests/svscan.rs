@@ -336,3 +336,59 @@ fn shutdown_reaches_a_service_moved_out_of_the_scan_directory() {
     );
     assert!(!supervised(&moved) && !supervised(&moved.join("log")));
 }
+
+/// The same tree under daemontools' svscan and ours (no argument: the
+/// current directory): the same directories get a supervise, and a
+/// service's output reaches its log/ the same way.
+#[test]
+fn same_tree_same_services_as_daemontools() {
+    if skip_without_daemontools("same_tree_same_services") {
+        return;
+    }
+    let mut results = Vec::new();
+    for (tag, scanner) in [("djb", djb("svscan").unwrap()), ("ours", bin("svscan"))] {
+        let s = Scratch::new(&format!("svscan-cmp-{tag}"));
+        let root = s.join("sv");
+        std::fs::create_dir(&root).unwrap();
+        let a = make_service(&root, "a", "echo a says hi\nexec sleep 600");
+        write_script(
+            &a.join("log/run"),
+            "#!/bin/sh\nexec sh -c 'while read -r l; do echo \"$l\" >> ./got; done'\n",
+        );
+        make_service(&s.path, "target", "exec sleep 600");
+        std::os::unix::fs::symlink(s.join("target"), root.join("b")).unwrap();
+        make_service(&root, ".hidden", "exec sleep 600");
+        std::fs::write(root.join("file"), "x").unwrap();
+        let mut g = Guard::new();
+        // djb's svscan runs djb's supervise (PATH); ours finds its own.
+        let pid = g.spawn(
+            Command::new(&scanner)
+                .current_dir(&root)
+                .env("PATH", "/usr/bin:/bin")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
+        assert!(poll_until(T, || std::fs::read_to_string(a.join("log/got"))
+            .map(|t| t.contains("a says hi"))
+            .unwrap_or(false)));
+        assert!(poll_until(T, || supervised(&root.join("b"))));
+        let mut names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| supervised(&root.join(n)))
+            .collect();
+        if supervised(&a.join("log")) {
+            names.push("a/log".into());
+        }
+        names.sort();
+        let kids = descendants(pid)
+            .into_iter()
+            .filter(|&p| parent(p) == Some(pid))
+            .count();
+        results.push((names, kids));
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[1].0, vec!["a", "a/log", "b"]);
+}
