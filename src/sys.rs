@@ -495,6 +495,10 @@ pub fn fork_exec(
             if pid < 0 {
                 return Err(io::Error::last_os_error());
             }
+            // Also from the parent, so no signal to svscan's group can
+            // reach the child before its own setpgid ran (job-control
+            // practice); EACCES once it has exec'ed is harmless.
+            libc::setpgid(pid, pid);
             return Ok(pid);
         }
         libc::setpgid(0, 0);

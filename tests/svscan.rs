@@ -392,3 +392,31 @@ fn same_tree_same_services_as_daemontools() {
     assert_eq!(results[0], results[1]);
     assert_eq!(results[1].0, vec!["a", "a/log", "b"]);
 }
+
+#[test]
+fn own_logger_restarted_when_its_supervise_is_killed() {
+    let s = Scratch::new("svscan-ownkill");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    let own = root.join(".svscan/log");
+    write_script(&own.join("run"), &format!("#!/bin/sh\n{}\n", logger_run()));
+    make_service(&root, "x", "exec sleep 600");
+    let mut g = Guard::new();
+    let pid = start_svscan(&mut g, &root, &s.join("err"));
+    assert!(poll_until(T, || up_pid(&own).is_some()));
+    let sup = supervise_of(pid, &own).expect("supervise of .svscan/log");
+    std::thread::sleep(Duration::from_millis(1100));
+    signal(sup, Signal::SIGKILL);
+    assert!(poll_until(T, || supervise_of(pid, &own)
+        .map(|p| p != sup)
+        .unwrap_or(false)));
+    // svscan's messages still reach the (new) logger.
+    std::fs::create_dir(root.join("norun")).unwrap();
+    signal(pid, Signal::SIGALRM);
+    assert!(poll_until(T, || read_log(&own).contains("not starting norun yet")));
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(
+        wait_code(g.child(pid).unwrap(), Duration::from_secs(30)),
+        Some(0)
+    );
+}
