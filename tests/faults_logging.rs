@@ -80,6 +80,18 @@ fn audit(by_run: &BTreeMap<String, Vec<u64>>) -> (u64, u64, u64) {
     (total, dups, missing)
 }
 
+/// Copies the log directory to /tmp/svkit-faults-TAG for a post-mortem.
+fn keep_for_diagnosis(tag: &str, log: &Path) {
+    let dst = std::env::temp_dir().join(format!("svkit-faults-{tag}"));
+    let _ = std::fs::remove_dir_all(&dst);
+    let _ = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(log.join("main"))
+        .arg(&dst)
+        .status();
+    eprintln!("{tag}: log directory kept in {}", dst.display());
+}
+
 struct Outcome {
     total: u64,
     dups: u64,
@@ -155,7 +167,28 @@ fn scenario(tag: &str, kill_multilog: bool) -> Option<Outcome> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (by_run, done) = last.expect("the final run finished within 120 s");
+    if last.is_none() {
+        keep_for_diagnosis(tag, &log);
+        let text = read_log(&log);
+        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        let (_, o1, _) = run(ours("svstat").arg(&prod).arg(&log));
+        panic!(
+            "{tag}: the final run did not finish within 120 s; svstat:\n{o1}log tail: {tail:?}\nsvscan: {}",
+            std::fs::read_to_string(s.join("svscan.err")).unwrap_or_default()
+        );
+    }
+    // Stop the producer and let the logger settle, so the audit reads a
+    // directory that no rotation is changing underneath.
+    assert_eq!(svc("-d", &prod), 0);
+    let mut prev = String::new();
+    assert!(poll_until(Duration::from_secs(30), || {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = read_log(&log);
+        let same = now == prev;
+        prev = now;
+        same
+    }));
+    let (by_run, done) = runs(&prev);
     let (total, dups, missing) = audit(&by_run);
     for run in &done {
         assert_eq!(
@@ -165,6 +198,9 @@ fn scenario(tag: &str, kill_multilog: bool) -> Option<Outcome> {
         );
     }
     let interrupted = by_run.len() - done.len();
+    if dups > 0 || missing > 0 {
+        keep_for_diagnosis(tag, &log);
+    }
     let _ = scanner;
     Some(Outcome {
         total,
