@@ -388,6 +388,16 @@ pub fn recv_with_fds(
     buf: &mut [u8],
     dontwait: bool,
 ) -> io::Result<(usize, Vec<OwnedFd>)> {
+    recv_with_fds_ctrunc(fd, buf, dontwait).map(|(n, fds, _)| (n, fds))
+}
+
+/// As [`recv_with_fds`], also telling whether descriptors were lost
+/// (MSG_CTRUNC: more than 4 sent, or the receiver is out of descriptors).
+pub fn recv_with_fds_ctrunc(
+    fd: RawFd,
+    buf: &mut [u8],
+    dontwait: bool,
+) -> io::Result<(usize, Vec<OwnedFd>, bool)> {
     const MAX_FDS: usize = 4;
     // u64 alignment satisfies cmsghdr's.
     let mut space = [0u64; 16];
@@ -427,7 +437,7 @@ pub fn recv_with_fds(
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    Ok((n as usize, fds))
+    Ok((n as usize, fds, msg.msg_flags & libc::MSG_CTRUNC != 0))
 }
 
 // --- svscan ---

@@ -187,6 +187,9 @@ fn decode_strings(p: &[u8], max: usize, what: &'static str) -> Result<Vec<Vec<u8
 /// a limit fails before its payload arrives.
 pub fn decode_request(buf: &[u8]) -> Result<Option<(Request, usize)>, WireError> {
     const ORDER: [u32; 6] = [HELLO, ARGV, ENV, CWD, STDIO, END];
+    if buf.len() > MAX_REQUEST {
+        return Err(WireError::TooBig("request over 1 MiB"));
+    }
     let mut req = Request::default();
     let mut at = 0usize;
     for &want in ORDER.iter() {
@@ -385,6 +388,14 @@ mod tests {
     }
 
     #[test]
+    fn more_than_a_mebibyte_is_refused_whatever_it_holds() {
+        assert!(matches!(
+            decode_request(&vec![0u8; MAX_REQUEST + 1]),
+            Err(WireError::TooBig(_))
+        ));
+    }
+
+    #[test]
     fn header_over_limit_fails_before_payload() {
         let mut b = GOLDEN[..16].to_vec();
         b.extend_from_slice(&[2, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f]);
@@ -448,5 +459,38 @@ mod tests {
         assert!(decode_request(&b).is_err());
         assert!(decode_request(b"GET / HTTP/1.0\r\n").is_err());
         assert!(decode_reply(b"garbage!").is_err());
+    }
+
+    /// A deterministic miniature of the fuzz target: mutated golden
+    /// requests never panic, and what is accepted re-encodes identically.
+    #[test]
+    fn mutations_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let mut b = GOLDEN.to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let at = (next() as usize) % b.len();
+                match next() % 3 {
+                    0 => b[at] = next() as u8,
+                    1 => b.truncate(at),
+                    _ => b.insert(at, next() as u8),
+                }
+                if b.is_empty() {
+                    break;
+                }
+            }
+            if let Ok(Some((r, used))) = decode_request(&b) {
+                assert_eq!(encode_request(&r), b[..used]);
+            }
+            if let Ok(Some((r, used))) = decode_reply(&b) {
+                assert_eq!(encode_reply(&r), b[..used]);
+            }
+        }
     }
 }

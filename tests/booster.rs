@@ -99,6 +99,14 @@ fn usr1_quiesces_and_the_socket_keeps_serving() {
         .map(|_| spawn_invoker(&mut g, &b, &["sleep", "1000"]))
         .collect();
     let pids = b.wait_listed(2);
+    // HUP, ALRM and USR2 change nothing.
+    for sig in [Signal::SIGHUP, Signal::SIGALRM, Signal::SIGUSR2] {
+        signal(b.pid, sig);
+    }
+    assert!(poll_until(Duration::from_secs(5), || b
+        .log_text()
+        .contains("SIGUSR2 ignored")));
+    assert!(pids.iter().all(|&p| pid_alive(p)));
     signal(b.pid, Signal::SIGUSR1);
     for &i in &invs {
         let st = wait_pid(&mut g, i, Duration::from_secs(10)).expect("invoker exits");
@@ -176,4 +184,72 @@ fn busy_beyond_n_is_111() {
     let (c, _, e) = run(b.invoker().arg("true"));
     assert_eq!(c, 111);
     assert!(e.contains("busy"), "{e}");
+}
+
+#[test]
+fn without_e_and_without_syslog_it_logs_to_stderr() {
+    if std::path::Path::new("/dev/log").exists() {
+        eprintln!("without_e_and_without_syslog: skipped: /dev/log exists (logs go to syslog)");
+        return;
+    }
+    let mut g = Guard::new();
+    let d = Scratch::new("b-nolog");
+    let sock = d.join("socket");
+    let log = d.join("log");
+    let pid = g.spawn(
+        ours("booster")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    assert!(poll_until(Duration::from_secs(10), || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    }));
+    let st = ours("invoker")
+        .arg("-s")
+        .arg(&sock)
+        .args(["sh", "-c", "exit 2"])
+        .status();
+    assert_eq!(st.unwrap().code(), Some(2));
+    signal(pid, Signal::SIGTERM);
+    wait_pid(&mut g, pid, Duration::from_secs(10)).expect("booster exits");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("booster: launched pid"), "{text}");
+    assert!(text.contains(": exit 2"), "{text}");
+}
+
+#[test]
+fn a_terminated_instance_takes_its_process_group_along() {
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "b-group", &["-k", "5s"]);
+    let bg = b.dir.join("bg");
+    // The background child ignores TERM: only the KILL sweep of the group
+    // (when the leader is reaped) ends it, well before the 5 s grace.
+    let script = format!(
+        "(trap '' TERM; exec sleep 1000) & echo $! > {}; wait",
+        bg.display()
+    );
+    let inv = spawn_invoker(&mut g, &b, &["sh", "-c", &script]);
+    let pids = b.wait_listed(1);
+    assert!(poll_until(Duration::from_secs(5), || bg.exists()
+        && std::fs::read_to_string(&bg)
+            .map(|s| s.ends_with('\n'))
+            .unwrap_or(false)));
+    let child: u32 = std::fs::read_to_string(&bg)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let t = Instant::now();
+    signal(inv, Signal::SIGKILL);
+    assert!(
+        gone(&[pids[0], child], Duration::from_secs(4)),
+        "{}",
+        b.log_text()
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        t.elapsed()
+    );
 }

@@ -97,6 +97,26 @@ fn hostile_clients_get_an_error_or_a_drop_while_good_launches_succeed() {
         Some(kind::TOO_BIG)
     );
 
+    // A frame that fits the limit exactly, all of it sent: buffered (1 MiB
+    // at most), then refused for its count.
+    let mut full_mib = connect();
+    let mut req = hello();
+    let len = (wire::MAX_REQUEST - 24) as u32;
+    req.extend_from_slice(&wire::ARGV.to_le_bytes());
+    req.extend_from_slice(&len.to_le_bytes());
+    req.extend(std::iter::repeat(0xffu8).take(len as usize));
+    let _ = full_mib.write_all(&req);
+    assert_eq!(
+        error_kind(reply_of(&mut full_mib, Duration::from_secs(5))),
+        Some(kind::TOO_BIG)
+    );
+
+    // Over the limits on the invoker's side: refused before connecting.
+    let big = "x".repeat(100_000);
+    let args: Vec<&str> = std::iter::repeat(big.as_str()).take(12).collect();
+    let (c, _, e) = run(b.invoker().arg("true").args(&args));
+    assert_eq!(c, 100, "{e}");
+
     let mut cut = connect();
     let full = wire::encode_request(&wire::Request {
         version: wire::VERSION,
@@ -206,4 +226,116 @@ fn two_hundred_concurrent_invokers_each_get_their_own_status() {
         assert_eq!(st.code(), Some(n), "{}", b.log_text());
     }
     assert!(b.wait_listed(0).is_empty());
+}
+
+/// Sends a complete request with our stdio as the three descriptors.
+fn send_with_fds(s: &UnixStream, req: &wire::Request) {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let bytes = wire::encode_request(req);
+    let fds = [0, 1, 2];
+    let n = sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(&bytes)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(n, bytes.len());
+}
+
+#[test]
+fn an_unusable_cwd_gets_a_cwd_error_and_a_good_raw_request_launches() {
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "ab-cwd", &[]);
+    let mut s = UnixStream::connect(&b.sock).unwrap();
+    send_with_fds(
+        &s,
+        &wire::Request {
+            version: wire::VERSION,
+            flags: wire::FLAG_WAIT,
+            argv: vec![b"/bin/true".to_vec()],
+            env: vec![],
+            cwd: b"/nonexistent/svkit-cwd".to_vec(),
+        },
+    );
+    match reply_of(&mut s, Duration::from_secs(5)) {
+        Some(Reply::Error { kind: k, errno, .. }) => {
+            assert_eq!(k, kind::CWD);
+            assert_eq!(errno as i32, libc::ENOENT);
+        }
+        r => panic!("expected a cwd error, got {r:?}"),
+    }
+    // A raw request that is fine launches, and EXIT follows LAUNCHED.
+    let mut s = UnixStream::connect(&b.sock).unwrap();
+    send_with_fds(
+        &s,
+        &wire::Request {
+            version: wire::VERSION,
+            flags: wire::FLAG_WAIT,
+            argv: vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"exit 3".to_vec()],
+            env: vec![],
+            cwd: b"/".to_vec(),
+        },
+    );
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let (first, used) = wire::decode_reply(&buf).unwrap().unwrap();
+    assert!(matches!(first, Reply::Launched { grace_ms: 5000, .. }));
+    let (second, _) = wire::decode_reply(&buf[used..]).unwrap().unwrap();
+    assert_eq!(second, Reply::Exit { status: 3 << 8 });
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_ascii_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15, i.e. 12 and 13 after ')'.
+    f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)
+}
+
+#[test]
+fn out_of_descriptors_it_waits_instead_of_spinning() {
+    let mut g = Guard::new();
+    let d = Scratch::new("ab-emfile");
+    let sock = d.join("socket");
+    let script = format!(
+        "ulimit -n 64 && exec {} -e {} 2>{}",
+        bin("booster").display(),
+        sock.display(),
+        d.join("log").display()
+    );
+    let booster = g.spawn(std::process::Command::new("sh").args(["-c", &script]));
+    assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
+        &sock
+    )
+    .is_ok()));
+    let invs: Vec<(u32, i32)> = (0..30)
+        .map(|n| {
+            let pid = g.spawn(
+                ours("invoker")
+                    .arg("-s")
+                    .arg(&sock)
+                    .args(["sh", "-c", &format!("sleep 1; exit {n}")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            );
+            (pid, n)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_ticks(booster);
+    std::thread::sleep(Duration::from_millis(500));
+    let spent = cpu_ticks(booster) - before;
+    assert!(spent < 25, "booster spun: {spent} ticks in 500 ms");
+    for (pid, n) in invs {
+        let st = wait_pid(&mut g, pid, Duration::from_secs(30)).expect("invoker exits");
+        let log = std::fs::read_to_string(d.join("log")).unwrap_or_default();
+        assert_eq!(st.code(), Some(n), "{log}");
+    }
 }

@@ -114,7 +114,7 @@ fn path_comes_from_the_invokers_environment() {
 }
 
 #[test]
-fn not_found_127_not_executable_126_bad_cwd_111() {
+fn not_found_127_not_executable_126() {
     let mut g = Guard::new();
     let b = start_booster(&mut g, "inv-errs", &[]);
     let (c, _, e) = run(b.invoker().arg("/nonexistent/svkit-prog"));
@@ -126,16 +126,6 @@ fn not_found_127_not_executable_126_bad_cwd_111() {
     std::fs::write(&plain, "data").unwrap();
     let (c, _, _) = run(b.invoker().arg(&plain));
     assert_eq!(c, 126);
-    // The cwd vanishes between the invoker's getcwd and the spare's chdir.
-    let d = Scratch::new("inv-cwd-gone");
-    let path = d.path.clone();
-    let mut cmd = b.invoker();
-    cmd.args(["sh", "-c", "exit 0"]).current_dir(&path);
-    drop(d);
-    if let Ok(out) = cmd.output() {
-        // Spawning in a removed directory may itself fail; then skip.
-        assert_ne!(out.status.code(), Some(0));
-    }
     // The booster keeps serving.
     assert_eq!(code_of(&b, "exit 5"), Some(5));
 }
@@ -234,4 +224,29 @@ fn no_wait_returns_at_once_and_linger_delays() {
     // Booster stop takes the --no-wait instance down too.
     signal(b.pid, nix::sys::signal::Signal::SIGTERM);
     assert!(gone(&pids, Duration::from_secs(10)));
+}
+
+#[test]
+fn a_request_near_the_limit_goes_through() {
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "inv-big", &[]);
+    let big = "y".repeat(100_000);
+    let mut c = b.invoker();
+    c.args([
+        "sh",
+        "-c",
+        "n=0; for a; do n=$((n + ${#a})); done; echo $n",
+        "sh",
+    ]);
+    for _ in 0..9 {
+        c.arg(&big);
+    }
+    let out = c.output().expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "900000\n");
 }

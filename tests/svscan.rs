@@ -44,9 +44,6 @@ fn missing_dir_and_file_fail_like_daemontools() {
 
 #[test]
 fn second_svscan_refused_and_record_verifies() {
-    if skip_unless_ours("second_svscan_refused", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-lock");
     let mut g = Guard::new();
     let pid = start_svscan(&mut g, &s.path, &s.join("err"));
@@ -72,9 +69,6 @@ fn second_svscan_refused_and_record_verifies() {
 
 #[test]
 fn starts_services_rescans_on_alarm_and_restarts_dead_supervise() {
-    if skip_unless_ours("starts_services", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-basic");
     let root = s.join("sv");
     std::fs::create_dir(&root).unwrap();
@@ -128,9 +122,6 @@ fn starts_services_rescans_on_alarm_and_restarts_dead_supervise() {
 
 #[test]
 fn removed_service_keeps_its_supervise_until_told_then_forgotten() {
-    if skip_unless_ours("removed_service", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-rm");
     let root = s.join("sv");
     std::fs::create_dir(&root).unwrap();
@@ -159,9 +150,6 @@ fn removed_service_keeps_its_supervise_until_told_then_forgotten() {
 
 #[test]
 fn bad_entries_are_reported_once_and_the_rest_runs() {
-    if skip_unless_ours("bad_entries", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-bad");
     let root = s.join("sv");
     std::fs::create_dir(&root).unwrap();
@@ -218,9 +206,6 @@ fn more_than_the_cap_is_refused_clearly() {
 
 #[test]
 fn own_output_goes_to_svscan_log() {
-    if skip_unless_ours("own_output", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-own");
     let root = s.join("sv");
     std::fs::create_dir(&root).unwrap();
@@ -252,9 +237,6 @@ fn own_output_goes_to_svscan_log() {
 
 #[test]
 fn stuck_service_is_killed_and_exit_says_so() {
-    if skip_unless_ours("stuck_service", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-stuck");
     let root = s.join("sv");
     std::fs::create_dir(&root).unwrap();

@@ -19,9 +19,6 @@ fn count_in(log: &std::path::Path, prefix: &str) -> usize {
 
 #[test]
 fn restarts_on_either_side_lose_no_line() {
-    if skip_unless_ours("restarts_lose_no_line", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-noloss");
     let root = s.join("sv");
     std::fs::create_dir(&root).unwrap();
@@ -87,9 +84,6 @@ fn restarts_on_either_side_lose_no_line() {
 
 #[test]
 fn demo_tree_stops_on_sigint_with_nothing_lost() {
-    if skip_unless_ours("demo_tree", &["supervise"]) {
-        return;
-    }
     let s = Scratch::new("svscan-demo");
     let root = s.join("service");
     // The README's tree, minus services owned elsewhere that need more
@@ -102,13 +96,8 @@ fn demo_tree_stops_on_sigint_with_nothing_lost() {
     let mut g = Guard::new();
     let err = s.join("err");
     let f = std::fs::File::create(&err).unwrap();
-    // PATH with Debian's multilog until ours lands (the run scripts say
-    // `multilog`).
-    let path = if ours_ready("multilog") {
-        path_with_ours()
-    } else {
-        format!("/usr/bin:{}", path_with_ours())
-    };
+    // Our multilog first on PATH (the run scripts say `multilog`).
+    let path = path_with_ours();
     let pid = g.spawn(
         std::process::Command::new(bin("svscan"))
             .arg(&root)

@@ -63,9 +63,14 @@ impl Listener {
         self.fd.as_raw_fd()
     }
 
-    /// One pending connection (non-blocking, close-on-exec), if any.
-    pub fn accept(&self) -> Option<OwnedFd> {
-        svkit::sys::accept_nonblock(self.fd.as_raw_fd()).ok()
+    /// One pending connection (non-blocking, close-on-exec): `Ok(None)`
+    /// when none is pending, `Err` when accepting failed (out of fds).
+    pub fn accept(&self) -> std::io::Result<Option<OwnedFd>> {
+        match svkit::sys::accept_nonblock(self.fd.as_raw_fd()) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Stop: the socket file goes first, so new invokers fail at once.

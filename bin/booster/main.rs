@@ -153,6 +153,10 @@ fn main() {
         Signal::SIGTERM,
         Signal::SIGINT,
         Signal::SIGUSR1,
+        // svc -h, -a, -2 must not kill the booster by their default action.
+        Signal::SIGHUP,
+        Signal::SIGALRM,
+        Signal::SIGUSR2,
     ])
     .unwrap_or_else(|e| {
         svkit::exit::fatal(PROG, &format!("unable to install signal handlers: {e}"))
@@ -163,6 +167,11 @@ fn main() {
     }
     let soft = svkit::sys::nofile().map(|(s, _)| s).unwrap_or(1024);
     let _ = svkit::sys::set_nofile_soft(u64::MAX);
+    // A connection costs its socket, the spare's channel while launching
+    // and three passed descriptors while being read: with 5 per connection
+    // and 16 kept for the booster, accepting never runs out of descriptors.
+    let raised = svkit::sys::nofile().map(|(s, _)| s).unwrap_or(soft);
+    let conn_cap = (raised.saturating_sub(16) / 5).clamp(1, a.max as u64 + 256) as usize;
     let open = !a.uids.is_empty() || !a.gids.is_empty();
     let listener =
         listen::Listener::bind(&a.socket, open).unwrap_or_else(|m| svkit::exit::fatal(PROG, &m));
@@ -175,6 +184,7 @@ fn main() {
             gids: a.gids,
         },
         soft_nofile: soft,
+        conn_cap,
     };
     log.info(&format!("listening on {}", a.socket.display()));
     server::Server::new(

@@ -1,22 +1,26 @@
 //! The booster's single poll loop: self-pipe (CHLD, TERM, INT, USR1),
 //! listener, connections and spare channels; every timeout is a deadline.
 
+mod launch;
+
 use crate::conn::{Conn, Input, State};
 use crate::instances::Instances;
 use crate::listen::{Gate, Listener};
 use crate::log::{status_text, Log};
-use crate::spare::{self, ExecResult, Spare};
+use crate::spare::{self, Spare};
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 use svkit::selfpipe::SelfPipe;
-use svkit::wire::{self, kind, Reply, WireError};
+use svkit::wire::{kind, Reply};
 
 /// A request must be complete this long after the connection is accepted.
 const REQUEST_TIME: Duration = Duration::from_secs(5);
 /// The orderly disconnect gives up after this.
 const CLOSE_TIME: Duration = Duration::from_secs(5);
+/// Pause after a failed accept (EMFILE and the like).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// A spare that dies unused is re-forked at most this often.
 const SPARE_RETRY: Duration = Duration::from_secs(1);
 
@@ -25,6 +29,8 @@ pub struct Config {
     pub max: usize,
     pub gate: Gate,
     pub soft_nofile: u64,
+    /// At most this many connections at once (from the descriptor limit).
+    pub conn_cap: usize,
 }
 
 pub struct Server {
@@ -38,6 +44,8 @@ pub struct Server {
     spare: Option<Spare>,
     spare_retry: Instant,
     stopping: bool,
+    /// No accepting before this (after a failed accept).
+    accept_pause: Instant,
     /// The registry needs rewriting at the end of this round.
     dirty: bool,
     me: u32,
@@ -71,6 +79,7 @@ impl Server {
             spare: None,
             spare_retry: Instant::now(),
             stopping: false,
+            accept_pause: Instant::now(),
             dirty: false,
             me: std::process::id(),
             scratch: vec![0u8; 64 << 10],
@@ -126,7 +135,7 @@ impl Server {
         let mut p = vec![pfd(self.pipe.read_fd())];
         let mut s = vec![Slot::Pipe];
         if let Some(l) = &self.listener {
-            if self.conns.len() < self.cfg.max + 256 {
+            if self.conns.len() < self.cfg.conn_cap && Instant::now() >= self.accept_pause {
                 p.push(pfd(l.raw()));
                 s.push(Slot::Listener);
             }
@@ -158,6 +167,9 @@ impl Server {
         if !self.stopping && self.spare.is_none() {
             next = Some(next.map_or(self.spare_retry, |n| n.min(self.spare_retry)));
         }
+        if self.listener.is_some() && self.accept_pause > Instant::now() {
+            next = Some(next.map_or(self.accept_pause, |n| n.min(self.accept_pause)));
+        }
         match next {
             None => -1,
             Some(t) => {
@@ -175,7 +187,7 @@ impl Server {
                         Signal::SIGCHLD => self.reap(),
                         Signal::SIGTERM | Signal::SIGINT => self.stop(),
                         Signal::SIGUSR1 => self.quiesce(),
-                        _ => {}
+                        other => self.log.info(&format!("{} ignored", other.as_str())),
                     }
                 }
             }
@@ -200,8 +212,23 @@ impl Server {
 
     fn accept(&mut self) {
         for _ in 0..64 {
-            let Some(sock) = self.listener.as_ref().and_then(|l| l.accept()) else {
+            let Some(l) = self.listener.as_ref() else {
                 return;
+            };
+            if self.conns.len() >= self.cfg.conn_cap {
+                return;
+            }
+            let sock = match l.accept() {
+                Ok(Some(s)) => s,
+                Ok(None) => return,
+                Err(e) => {
+                    // Out of descriptors: the pending connection stays in
+                    // the backlog and the listener would poll readable in
+                    // a busy loop; look again a little later.
+                    self.log.warn(&format!("unable to accept: {e}"));
+                    self.accept_pause = Instant::now() + ACCEPT_PAUSE;
+                    return;
+                }
             };
             let (uid, gid, ok) = self.cfg.gate.check(&sock);
             let id = self.next_id;
@@ -215,6 +242,10 @@ impl Server {
             if !ok {
                 let text = format!("uid {uid} gid {gid} not allowed");
                 self.refuse(id, kind::NOT_ALLOWED, libc::EPERM, &text);
+            } else {
+                // An invoker sends right after connecting: the request is
+                // usually there already, so read it without another poll.
+                self.read_request(id);
             }
         }
     }
@@ -259,152 +290,6 @@ impl Server {
         }
     }
 
-    fn read_request(&mut self, id: u64) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let State::Reading { buf, fds, .. } = &mut c.state else {
-            return;
-        };
-        let room = (wire::MAX_REQUEST + 1 - buf.len()).min(self.scratch.len());
-        let (n, got) =
-            match svkit::sys::recv_with_fds(c.sock.as_raw_fd(), &mut self.scratch[..room], true) {
-                Ok(x) => x,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
-                Err(_) => (0, Vec::new()),
-            };
-        if n == 0 {
-            return self.refuse(id, kind::MALFORMED, libc::EPROTO, "truncated request");
-        }
-        if !got.is_empty() && !fds.is_empty() {
-            return self.refuse(id, kind::MALFORMED, libc::EPROTO, "descriptors sent twice");
-        }
-        fds.extend(got);
-        buf.extend_from_slice(&self.scratch[..n]);
-        match wire::decode_request(buf) {
-            Ok(None) => {}
-            Err(WireError::TooBig(w)) => self.refuse(id, kind::TOO_BIG, libc::E2BIG, w),
-            Err(WireError::Malformed(w)) => self.refuse(id, kind::MALFORMED, libc::EPROTO, w),
-            Ok(Some((req, used))) => {
-                if used != buf.len() {
-                    return self.refuse(id, kind::MALFORMED, libc::EPROTO, "bytes after END");
-                }
-                if fds.len() != 3 {
-                    let w = "STDIO without 3 descriptors";
-                    return self.refuse(id, kind::MALFORMED, libc::EPROTO, w);
-                }
-                let raw = std::mem::take(buf);
-                let fds = std::mem::take(fds);
-                self.launch(id, req, raw, fds);
-            }
-        }
-    }
-
-    fn launch(&mut self, id: u64, req: wire::Request, raw: Vec<u8>, fds: Vec<OwnedFd>) {
-        if self.inst.map.len() >= self.cfg.max {
-            let text = format!("busy: {} instances running", self.inst.map.len());
-            return self.refuse(id, kind::BUSY, libc::EBUSY, &text);
-        }
-        self.spare_retry = Instant::now();
-        self.ensure_spare();
-        let Some(spare) = self.spare.take() else {
-            return self.refuse(id, kind::INTERNAL, libc::EAGAIN, "unable to fork");
-        };
-        let pid = spare.pid;
-        let raws: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
-        match spare.hand_off(&raw, &raws) {
-            Ok(chan) => {
-                let argv0 = req.argv.first().cloned().unwrap_or_default();
-                self.inst.add(pid, argv0.clone(), Some(id));
-                if let Some(c) = self.conns.get_mut(&id) {
-                    let wait = req.flags & wire::FLAG_WAIT != 0;
-                    c.state = State::Launching {
-                        pid,
-                        chan,
-                        wait,
-                        argv0,
-                    };
-                }
-            }
-            Err(e) => {
-                crate::instances::signal_group(pid, Signal::SIGKILL);
-                self.refuse(id, kind::INTERNAL, libc::EIO, &format!("spare lost: {e}"));
-            }
-        }
-        // `fds` drop here: the booster keeps no copy of the invoker's stdio.
-    }
-
-    fn on_chan(&mut self, id: u64) {
-        let Some(c) = self.conns.get(&id) else {
-            return;
-        };
-        let State::Launching { chan, .. } = &c.state else {
-            return;
-        };
-        match spare::exec_result(chan) {
-            ExecResult::Pending => {}
-            ExecResult::Done => self.launched(id),
-            ExecResult::Failed { stage, errno } => self.exec_failed(id, stage, errno),
-        }
-    }
-
-    fn launched(&mut self, id: u64) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let State::Launching { pid, wait, .. } = c.state else {
-            return;
-        };
-        let grace_ms = self.cfg.grace.as_millis() as u64;
-        c.send(&Reply::Launched { pid, grace_ms });
-        let uid = c.uid;
-        if wait {
-            c.state = State::Running { pid };
-        } else {
-            c.close_write(Instant::now() + CLOSE_TIME);
-        }
-        if let Some(i) = self.inst.map.get_mut(&pid) {
-            i.listed = true;
-            if !wait {
-                i.conn = None;
-            }
-            let a = String::from_utf8_lossy(&i.argv0).into_owned();
-            self.log
-                .info(&format!("launched pid {pid} for uid {uid}: {a}"));
-        }
-        self.registry_changed();
-    }
-
-    fn exec_failed(&mut self, id: u64, stage: u32, errno: u32) {
-        let Some(c) = self.conns.get(&id) else {
-            return;
-        };
-        let State::Launching { pid, argv0, .. } = &c.state else {
-            return;
-        };
-        let argv0 = String::from_utf8_lossy(argv0).into_owned();
-        if let Some(i) = self.inst.map.get_mut(pid) {
-            i.conn = None;
-        }
-        let reason = svkit::errstr::errno_text(errno as i32);
-        let (k, text) = match stage {
-            spare::STAGE_CWD => (kind::CWD, format!("unable to chdir: {reason}")),
-            spare::STAGE_EXEC if errno as i32 == libc::ENOENT || errno as i32 == libc::ENOTDIR => {
-                (kind::NOT_FOUND, format!("unable to run {argv0}: {reason}"))
-            }
-            spare::STAGE_EXEC => (
-                kind::NOT_EXECUTABLE,
-                format!("unable to run {argv0}: {reason}"),
-            ),
-            _ => (
-                kind::INTERNAL,
-                format!("unable to set up {argv0}: {reason}"),
-            ),
-        };
-        self.refuse(id, k, errno as i32, &text);
-    }
-
     fn reap(&mut self) {
         while let Some(pid) = svkit::sys::peek_exited() {
             // Still a zombie: its group id cannot be recycled yet.
@@ -436,32 +321,6 @@ impl Server {
                     self.registry_changed();
                 }
             }
-        }
-    }
-
-    /// The instance of connection `id` has been reaped with `status`.
-    fn finish(&mut self, id: u64, pid: u32, status: i32) {
-        let Some(c) = self.conns.get(&id) else {
-            return;
-        };
-        if let State::Launching { chan, .. } = &c.state {
-            if let ExecResult::Failed { stage, errno } = spare::exec_result(chan) {
-                return self.exec_failed(id, stage, errno);
-            }
-            self.launched(id);
-        }
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        let eof = matches!(c.state, State::Ending { .. });
-        if c.pid() != Some(pid) {
-            return;
-        }
-        c.send(&Reply::Exit { status });
-        if eof {
-            self.conns.remove(&id);
-        } else {
-            c.close_write(Instant::now() + CLOSE_TIME);
         }
     }
 

@@ -38,6 +38,11 @@ pub fn fork(booster: u32, soft_nofile: u64) -> std::io::Result<Spare> {
         socket::SockFlag::SOCK_CLOEXEC,
     )
     .map_err(std::io::Error::from)?;
+    // The hand-off of a large request blocks until the spare has read it;
+    // a spare that is stuck (stopped by someone) must not stall the loop
+    // for more than this.
+    let limit = nix::sys::time::TimeVal::new(1, 0);
+    let _ = socket::setsockopt(&mine, socket::sockopt::SendTimeout, &limit);
     match sys::fork()? {
         Forked::Parent(pid) => Ok(Spare { pid, chan: mine }),
         Forked::Child => {
@@ -103,6 +108,8 @@ fn report(stage: u32, errno: i32) -> ! {
 
 /// The spare's life in the child; never returns.
 fn spare_main(chan: OwnedFd, booster: u32, soft_nofile: u64) -> ! {
+    // First of all: the booster's handlers would write into its self-pipe.
+    sys::reset_signals_for_exec();
     let raw = chan.into_raw_fd();
     if raw != CHAN && nix::unistd::dup3(raw, CHAN, nix::fcntl::OFlag::O_CLOEXEC).is_err() {
         sys::exit_now(111);
@@ -110,7 +117,6 @@ fn spare_main(chan: OwnedFd, booster: u32, soft_nofile: u64) -> ! {
     // Nothing of the booster's (listener, other invokers' sockets) may
     // stay open here: a copy would hide EOF from an invoker.
     sys::close_from(CHAN as u32 + 1);
-    sys::reset_signals_for_exec();
     let _ = nix::unistd::setsid();
     // While a spare, die with the booster: a new invoker must get 111.
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);

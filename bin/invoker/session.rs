@@ -158,7 +158,9 @@ fn orderly_disconnect(sock: OwnedFd) {
 pub fn run(args: &Args) -> i32 {
     open_std_fds();
     let req = request(args);
-    if let Err(e) = wire::check_request(&req) {
+    let bytes = wire::encode_request(&req);
+    // The booster's limits, checked here first: over them, nothing is sent.
+    if let Err(e) = wire::decode_request(&bytes) {
         svkit::exit::warn(PROG, &format!("{e}"));
         return USAGE;
     }
@@ -178,7 +180,7 @@ pub fn run(args: &Args) -> i32 {
     };
     // A refusal may close the socket before we are done sending; the
     // reply is still there to read.
-    let _ = send_request(&sock, &wire::encode_request(&req));
+    let _ = send_request(&sock, &bytes);
     let mut grace = DEFAULT_GRACE;
     let mut deadline: Option<Instant> = None;
     let mut buf: Vec<u8> = Vec::new();
@@ -249,6 +251,34 @@ pub fn run(args: &Args) -> i32 {
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             fatal(PROG, "no status from booster in time after TERM");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_error_kinds_map_to_exit_codes() {
+        assert_eq!(exit_code(0), 0);
+        assert_eq!(exit_code(42 << 8), 42);
+        assert_eq!(exit_code(libc::SIGTERM), 143);
+        assert_eq!(exit_code(libc::SIGSEGV | 0x80), 139);
+        assert_eq!(error_code(kind::NOT_FOUND), 127);
+        assert_eq!(error_code(kind::NOT_EXECUTABLE), 126);
+        for k in [kind::NOT_ALLOWED, kind::MALFORMED, kind::TOO_BIG] {
+            assert_eq!(error_code(k), 100);
+        }
+        for k in [
+            kind::BUSY,
+            kind::CWD,
+            kind::STOPPING,
+            kind::TIMEOUT,
+            kind::INTERNAL,
+            999,
+        ] {
+            assert_eq!(error_code(k), 111);
         }
     }
 }

@@ -58,8 +58,10 @@ pub fn human(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
+/// Whole seconds counted as djb's svstat does (difference of the second
+/// labels), so `-v`, `--json` and the default line agree.
 pub fn ago(t: Tai64n, now: Tai64n) -> String {
-    human(t.elapsed_to(now))
+    human(Duration::from_secs(t.secs_until(now)))
 }
 
 pub fn signal_name(n: i32) -> String {

@@ -40,9 +40,14 @@ impl Booster {
         c
     }
 
-    /// Waits until `n` instances are listed; returns them.
+    /// Waits until exactly `n` instances are listed, all of them running
+    /// (the registry is rewritten after a round's replies, so a line of a
+    /// program that just exited may linger for a moment); returns them.
     pub fn wait_listed(&self, n: usize) -> Vec<u32> {
-        let ok = poll_until(Duration::from_secs(10), || self.listed().len() == n);
+        let ok = poll_until(Duration::from_secs(10), || {
+            let l = self.listed();
+            l.len() == n && l.iter().all(|&p| pid_alive(p))
+        });
         assert!(
             ok,
             "registry never listed {n}: {:?}\n{}",

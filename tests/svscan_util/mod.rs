@@ -6,44 +6,23 @@
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
 use std::time::Duration;
 
-/// True when our program `name` is built (not the skeleton's placeholder).
-pub fn ours_ready(name: &str) -> bool {
-    let out = Command::new(bin(name))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
-    match out {
-        Ok(o) => !String::from_utf8_lossy(&o.stderr).contains("not built yet"),
-        Err(_) => false,
-    }
-}
-
-/// Prints why and returns true when one of our programs is missing.
-pub fn skip_unless_ours(test: &str, names: &[&str]) -> bool {
-    for n in names {
-        if !ours_ready(n) {
-            eprintln!("{test}: skipped: our {n} is not built yet");
-            return true;
-        }
-    }
-    false
-}
-
-/// Our multilog, or (until it lands) Debian's.
-pub fn multilog() -> PathBuf {
-    if ours_ready("multilog") {
-        bin("multilog")
-    } else {
-        PathBuf::from("/usr/bin/multilog")
-    }
-}
-
-/// A logger `run` body: multilog into ./main.
+/// A logger `run` body: multilog into ./main, files big enough that no
+/// line is rotated away during a test.
 pub fn logger_run() -> String {
-    format!("exec {} ./main", multilog().display())
+    format!("exec {} s16777215 ./main", bin("multilog").display())
+}
+
+/// PATH for svscan.rc and run scripts: our binaries first.
+pub fn rc_path() -> String {
+    path_with_ours()
+}
+
+/// The svscan.rc at the top of the tree.
+pub fn rc() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("svscan.rc")
 }
 
 /// Everything a multilog directory holds, oldest first.
@@ -154,14 +133,9 @@ pub fn supervise_of(scanner: u32, dir: &Path) -> Option<u32> {
     })
 }
 
-/// `svc ARGS DIR` with our svc (Debian's until ours lands).
+/// `svc ARGS DIR` with our svc.
 pub fn svc(args: &str, dir: &Path) -> i32 {
-    let prog = if ours_ready("svc") {
-        bin("svc")
-    } else {
-        PathBuf::from("/usr/bin/svc")
-    };
-    run(Command::new(prog).arg(args).arg(dir)).0
+    run(Command::new(bin("svc")).arg(args).arg(dir)).0
 }
 
 pub fn supervised(dir: &Path) -> bool {
