@@ -31,21 +31,45 @@ fn usage() -> ! {
     svkit::exit::usage(PROG, USAGE)
 }
 
+/// The id field (third) of `name`'s line in a passwd/group style file.
+fn id_in_file(path: &str, name: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next() == Some(name)).then(|| f.nth(1)?.parse().ok())?
+    })
+}
+
+/// A user or group name: /etc/passwd or /etc/group first, then the C
+/// library's NSS (LDAP and the like) — but not in a static build, where
+/// glibc's NSS fallback crashes on unknown names.
+fn id_of(name: &str, user: bool) -> Option<u32> {
+    let file = if user { "/etc/passwd" } else { "/etc/group" };
+    if let Some(id) = id_in_file(file, name) {
+        return Some(id);
+    }
+    if cfg!(target_feature = "crt-static") {
+        return None;
+    }
+    if user {
+        nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw())
+    } else {
+        nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw())
+    }
+}
+
 fn ids(list: &str, user: bool) -> Vec<u32> {
     let mut out = Vec::new();
     for name in list.split(',').filter(|s| !s.is_empty()) {
-        let id = if let Ok(n) = name.parse::<u32>() {
-            Some(n)
-        } else if user {
-            nix::unistd::User::from_name(name)
-                .ok()
-                .flatten()
-                .map(|u| u.uid.as_raw())
-        } else {
-            nix::unistd::Group::from_name(name)
-                .ok()
-                .flatten()
-                .map(|g| g.gid.as_raw())
+        let id = match name.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => id_of(name, user),
         };
         match id {
             Some(i) => out.push(i),
