@@ -262,8 +262,11 @@ fn control_is_delegated_by_file_mode_and_supervise_keeps_it() {
     g.adopt(up_pid(&dir).unwrap());
 }
 
-fn multilog_snapshot(d: &Path) -> Vec<(String, u32)> {
-    let mut v: Vec<(String, u32)> = std::fs::read_dir(d)
+/// Names in a directory with their modes, the directory itself first.
+type Modes = Vec<(String, u32)>;
+
+fn multilog_snapshot(d: &Path) -> Modes {
+    let mut v: Modes = std::fs::read_dir(d)
         .unwrap()
         .flatten()
         .map(|e| {
@@ -280,11 +283,7 @@ fn multilog_snapshot(d: &Path) -> Vec<(String, u32)> {
 
 /// Runs `program ./NAME` in `cwd` under umask 022 with one line written and
 /// stdin held open; returns the modes while open and after end of input.
-fn multilog_modes(
-    program: &Path,
-    cwd: &Path,
-    name: &str,
-) -> (Vec<(String, u32)>, Vec<(String, u32)>) {
+fn multilog_modes(program: &Path, cwd: &Path, name: &str) -> (Modes, Modes) {
     let mut g = Guard::new();
     let pid = g.spawn(
         Command::new("/bin/sh")
