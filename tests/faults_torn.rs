@@ -215,10 +215,6 @@ fn readers_never_see_a_torn_record() {
          {x_bad} bad), svstat runs {v_reads} ({v_paused} paused, {v_bad} bad); \
          crash-looping service: {c_reads} status+xstatus reads ({c_bad} bad), history now {deaths}"
     );
-    eprintln!(
-        "supervise stderr: {:?}",
-        std::fs::read_to_string(s.join("sup.err"))
-    );
     assert!(errors.is_empty(), "undecodable reads: {errors:?}");
     assert!(done >= 1000, "only {done} rewrites in {secs:.1} s");
     assert!(s_reads >= 1000 && x_reads >= 1000 && v_reads >= 100 && c_reads >= 1000);
