@@ -3,7 +3,8 @@
 //! through svscan's pipe, and 1000 SIGALRM to svscan itself, all at once.
 //! Afterwards everything is consistent: supervise answers and its status
 //! decodes, the service is up with the same pid and saw HUPs, multilog
-//! lost and duplicated no line, svscan runs with the same tree.
+//! lost and duplicated no line, svscan (also sent 1000 SIGHUP) runs with
+//! the same tree.
 
 mod common;
 #[path = "svscan_util/mod.rs"]
@@ -107,6 +108,7 @@ fn signal_storms_leave_everything_consistent() {
         for _ in 0..STORM / 10 {
             signal(ml, Signal::SIGALRM);
             signal(scanner, Signal::SIGALRM);
+            signal(scanner, Signal::SIGHUP);
             alarms += 1;
         }
         std::thread::sleep(Duration::from_millis(30));
@@ -165,9 +167,11 @@ fn signal_storms_leave_everything_consistent() {
     assert_eq!(svc("-c", &hup), 0);
     assert!(poll_until(T, || status(&hup).is_some_and(|st| !st.paused)));
     let hups = lines_in(&hup.join("hups"));
+    let scan_err = std::fs::read_to_string(s.join("err")).unwrap_or_default();
+    assert!(!scan_err.contains("fatal"), "svscan: {scan_err}");
     eprintln!(
         "storm: {STORM} svc -h ({} in one call, {} separate), {alarms} SIGALRM to multilog \
-         and {alarms} to svscan in {storm_secs:.2} s; HUP traps run: {hups}; \
+         and {alarms} SIGALRM + {alarms} SIGHUP to svscan in {storm_secs:.2} s; HUP traps run: {hups}; \
          lines sent {LINES}, found {} (each once) in {files} rotated files + current",
         STORM / 2,
         STORM / 2,
