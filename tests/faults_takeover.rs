@@ -1,6 +1,7 @@
 //! Fault suite, supervise SIGKILLed under svscan while its child runs:
 //! svscan replaces the supervise, the replacement adopts the running child
-//! by its process signature, and there is never a second copy of the
+//! by its process signature and waits for it on a pidfd (no polling:
+//! its wake-ups are counted), and there is never a second copy of the
 //! service — sampled every few ms over five kills. Once the old child is
 //! killed (`svc -k`) the replacement starts the service normally.
 
@@ -34,6 +35,25 @@ fn copies(want: &str) -> Vec<u32> {
         }
     }
     out
+}
+
+/// True when `pid` holds a pidfd for `target` (fdinfo shows `Pid:`).
+fn holds_pidfd_of(pid: u32, target: u32) -> bool {
+    let want = format!("Pid:\t{target}\n");
+    std::fs::read_dir(format!("/proc/{pid}/fdinfo"))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&want)))
+        })
+        .unwrap_or(false)
+}
+
+/// Times `pid` was scheduled (third field of /proc/PID/schedstat).
+fn wakeups(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_ascii_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn svstat(dir: &std::path::Path) -> String {
@@ -112,6 +132,7 @@ fn supervise_killed_under_svscan_never_runs_two_copies() {
     let started = Instant::now();
     let mut sup = supervise_of(scanner, &dir).expect("supervise under svscan");
     let mut replaced_in = Vec::new();
+    let mut max_wakeups = 0;
     for round in 0..KILLS {
         signal(sup, Signal::SIGKILL);
         let killed = Instant::now();
@@ -142,10 +163,23 @@ fn supervise_killed_under_svscan_never_runs_two_copies() {
             vec![child],
             "round {round}: a second copy started"
         );
-        // Let it live past svscan's one-second restart floor.
+        // It waits for the adopted child on a pidfd, not by polling:
+        // it holds one, and sleeps through svscan's one-second restart
+        // floor with (almost) no wake-ups.
+        assert!(
+            holds_pidfd_of(sup, child),
+            "round {round}: no pidfd for {child}"
+        );
+        let before = wakeups(sup);
         std::thread::sleep(Duration::from_millis(1100));
+        let woke = wakeups(sup) - before;
+        max_wakeups = max_wakeups.max(woke);
         assert_eq!(up_pid(&dir), Some(child));
     }
+    assert!(
+        max_wakeups <= 5,
+        "the replacement supervise woke {max_wakeups} times in 1.1 s"
+    );
 
     // Kill the old child through the replacement: it starts a new one.
     assert_eq!(svc("-k", &dir), 0);
@@ -172,7 +206,7 @@ fn supervise_killed_under_svscan_never_runs_two_copies() {
     eprintln!(
         "takeover: {KILLS} SIGKILLs of supervise under svscan in {:.1} s, replaced after {:?}; \
          {scans} scans of the process table + {samples} checks of the logged pids, \
-         at most {max} copy; starts {}",
+         at most {max} copy; starts {}; waiting supervise woke at most {max_wakeups} times per 1.1 s",
         started.elapsed().as_secs_f64(),
         replaced_in,
         starts().len()
