@@ -85,8 +85,8 @@ fn read_crashing(dir: &Path) -> Result<usize, String> {
     Ok(x.history.len())
 }
 
-fn run_svstat(dir: &Path, pid: u32) -> Result<bool, String> {
-    let (code, out, err) = run(Command::new(bin("svstat")).arg(dir));
+fn run_svstat(program: &Path, dir: &Path, pid: u32) -> Result<bool, String> {
+    let (code, out, err) = run(Command::new(program).arg(dir));
     let head = format!("{}: up (pid {pid}) ", dir.display());
     let rest = out
         .strip_prefix(&head)
@@ -140,7 +140,19 @@ fn readers_never_see_a_torn_record() {
         }),
         reader(stop.clone(), cv.clone(), {
             let d = dir.clone();
-            move || run_svstat(&d, pid)
+            // Ours, alternating with djb's when installed: it must decode
+            // our status file too.
+            let progs: Vec<PathBuf> = std::iter::once(bin("svstat"))
+                .chain(djb("svstat"))
+                .collect();
+            let n = AtomicUsize::new(0);
+            move || {
+                run_svstat(
+                    &progs[n.fetch_add(1, Ordering::Relaxed) % progs.len()],
+                    &d,
+                    pid,
+                )
+            }
         }),
         reader(stop.clone(), cc.clone(), {
             let d = crash.clone();
@@ -212,7 +224,7 @@ fn readers_never_see_a_torn_record() {
     eprintln!(
         "torn: {done} status rewrites (p/c) in {secs:.1} s (slowest {slowest:?}); status reads {s_reads} \
          ({s_paused} paused, {s_bad} bad), xstatus reads {x_reads} ({x_paused} paused, \
-         {x_bad} bad), svstat runs {v_reads} ({v_paused} paused, {v_bad} bad); \
+         {x_bad} bad), svstat runs (ours and djb's) {v_reads} ({v_paused} paused, {v_bad} bad); \
          crash-looping service: {c_reads} status+xstatus reads ({c_bad} bad), history now {deaths}"
     );
     assert!(errors.is_empty(), "undecodable reads: {errors:?}");
