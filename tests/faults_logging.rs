@@ -41,14 +41,22 @@ fn producer(root: &Path) {
     );
 }
 
-/// Lines per run id, after stripping multilog's `t` label.
+/// A well-formed producer line after multilog's `t` label: (`rPID`, rest).
+/// The remainder of a line cut by a SIGKILLed multilog is not one.
+fn parse(line: &str) -> Option<(&str, &str)> {
+    let mut it = line.get(26..)?.split(' ');
+    let (run, n) = (it.next()?, it.next()?);
+    let pid_ok =
+        run.len() > 1 && run.starts_with('r') && run[1..].bytes().all(|b| b.is_ascii_digit());
+    (pid_ok && it.next().is_none()).then_some((run, n))
+}
+
+/// Lines per run id, and the runs that completed.
 fn runs(text: &str) -> (BTreeMap<String, Vec<u64>>, Vec<String>) {
     let mut by_run: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     let mut done = Vec::new();
     for line in text.lines() {
-        let body = line.get(26..).unwrap_or("");
-        let mut it = body.split(' ');
-        let (Some(run), Some(n)) = (it.next(), it.next()) else {
+        let Some((run, n)) = parse(line) else {
             continue;
         };
         if n == "done" {
@@ -98,6 +106,8 @@ struct Outcome {
     missing: u64,
     runs: usize,
     interrupted: usize,
+    /// Lines that are not whole producer lines (cut by a SIGKILLed multilog).
+    torn: u64,
     faults: usize,
 }
 
@@ -142,8 +152,15 @@ fn scenario(tag: &str, kill_multilog: bool) -> Option<Outcome> {
             faults += 1;
         }
         // Restart the producer: its run stops between two whole lines.
+        // Wait for the new run (the 1 s start floor may delay it), so the
+        // next round's restart hits a running producer.
+        let before = up_pid(&prod);
         assert_eq!(svc("-t", &prod), 0);
         faults += 1;
+        assert!(poll_until(Duration::from_secs(10), || {
+            let now = up_pid(&prod);
+            now.is_some() && now != before
+        }));
         eprintln!("{tag}: round {round} done, {faults} faults so far");
     }
 
@@ -158,7 +175,7 @@ fn scenario(tag: &str, kill_multilog: bool) -> Option<Outcome> {
         // must have finished. Run ids are pids: the newest is the last seen.
         let newest = text
             .lines()
-            .filter_map(|l| l.get(26..)?.split(' ').next())
+            .filter_map(|l| parse(l).map(|(run, _)| run))
             .next_back()
             .map(str::to_string);
         if by_run.len() > restarts && newest.map(|r| done.contains(&r)).unwrap_or(false) {
@@ -198,7 +215,8 @@ fn scenario(tag: &str, kill_multilog: bool) -> Option<Outcome> {
         );
     }
     let interrupted = by_run.len() - done.len();
-    if dups > 0 || missing > 0 {
+    let torn = prev.lines().filter(|l| parse(l).is_none()).count() as u64;
+    if dups > 0 || (missing > 0 && !kill_multilog) {
         keep_for_diagnosis(tag, &log);
     }
     let _ = scanner;
@@ -208,6 +226,7 @@ fn scenario(tag: &str, kill_multilog: bool) -> Option<Outcome> {
         missing,
         runs: by_run.len(),
         interrupted,
+        torn,
         faults,
     })
 }
@@ -218,11 +237,12 @@ fn nothing_lost_through_supervise_kills_rotations_and_producer_restarts() {
         return;
     };
     eprintln!(
-        "faults-log: {} runs ({} interrupted), {} lines found, {} duplicates, {} missing, {} faults injected",
-        o.runs, o.interrupted, o.total, o.dups, o.missing, o.faults
+        "faults-log: {} runs ({} interrupted), {} lines found, {} duplicates, {} missing, {} cut, {} faults injected",
+        o.runs, o.interrupted, o.total, o.dups, o.missing, o.torn, o.faults
     );
     assert_eq!(o.dups, 0, "no line twice");
     assert_eq!(o.missing, 0, "no line lost");
+    assert_eq!(o.torn, 0, "no line cut");
 }
 
 #[test]
@@ -231,12 +251,13 @@ fn sigkill_of_multilog_loses_at_most_one_read_and_duplicates_nothing() {
         return;
     };
     eprintln!(
-        "faults-log-k: {} runs ({} interrupted), {} lines found, {} duplicates, {} missing, {} faults injected",
-        o.runs, o.interrupted, o.total, o.dups, o.missing, o.faults
+        "faults-log-k: {} runs ({} interrupted), {} lines found, {} duplicates, {} missing, {} cut, {} faults injected",
+        o.runs, o.interrupted, o.total, o.dups, o.missing, o.torn, o.faults
     );
     assert_eq!(o.dups, 0, "no line twice");
     // Each SIGKILL can lose one 128 KiB read: lines here are ~14 bytes.
     let kills = 2u64;
+    assert!(o.torn <= kills, "{} cut lines for {kills} kills", o.torn);
     assert!(
         o.missing <= kills * (128 * 1024 / 10),
         "lost {} lines, more than {kills} reads' worth",
