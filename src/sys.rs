@@ -467,6 +467,91 @@ pub fn raise_nofile(want: u64) -> io::Result<u64> {
     Ok(new.rlim_cur)
 }
 
+/// fork + exec for svscan's supervisors, djb style: the parent goes on at
+/// once (no vfork wait for the child's exec, which serialises starting
+/// a thousand services), the child moves to its own process group, puts
+/// `fds` (-1 = keep) on 0/1/2, changes to `cwd`, restores default signal
+/// handling and execs `argv[0]` (looked up on PATH when it has no `/`).
+/// If that fails the child writes `fail` plus the error text to fd 2 and
+/// exits 111. Call only from a single-threaded process.
+pub fn fork_exec(
+    argv: &[&std::ffi::CStr],
+    cwd: Option<&std::ffi::CStr>,
+    fds: [RawFd; 3],
+    fail: &[u8],
+) -> io::Result<i32> {
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    if argv.is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: svscan is single-threaded, so the child is a full copy with
+    // no lock held by another thread; it calls only async-signal-safe
+    // functions (setpgid, dup2, fcntl, chdir, sigaction, sigprocmask,
+    // execvp, write, _exit) on memory prepared before the fork.
+    unsafe {
+        let pid = libc::fork();
+        if pid != 0 {
+            if pid < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // Also from the parent, so no signal to svscan's group can
+            // reach the child before its own setpgid ran (job-control
+            // practice); EACCES once it has exec'ed is harmless.
+            libc::setpgid(pid, pid);
+            return Ok(pid);
+        }
+        libc::setpgid(0, 0);
+        for (i, &fd) in fds.iter().enumerate() {
+            let target = i as RawFd;
+            if fd < 0 {
+                continue;
+            }
+            if fd == target {
+                libc::fcntl(target, libc::F_SETFD, 0);
+            } else if libc::dup2(fd, target) < 0 {
+                child_fail(fail);
+            }
+        }
+        if let Some(d) = cwd {
+            if libc::chdir(d.as_ptr()) != 0 {
+                child_fail(fail);
+            }
+        }
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..libc::SIGRTMIN() {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::execvp(ptrs[0], ptrs.as_ptr());
+        child_fail(fail)
+    }
+}
+
+/// In a forked child: `fail` + errno's text on fd 2, then _exit(111).
+fn child_fail(fail: &[u8]) -> ! {
+    let e = io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    // SAFETY: write and _exit are async-signal-safe; buffers are valid.
+    unsafe {
+        let _ = libc::write(2, fail.as_ptr().cast(), fail.len());
+        let msg: &[u8] = match e {
+            libc::ENOENT => b"file does not exist\n",
+            libc::EACCES => b"access denied\n",
+            libc::ENOTDIR => b"not a directory\n",
+            libc::ENOEXEC => b"exec format error\n",
+            libc::ENOMEM => b"out of memory\n",
+            _ => b"unable to exec\n",
+        };
+        let _ = libc::write(2, msg.as_ptr().cast(), msg.len());
+        libc::_exit(111)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

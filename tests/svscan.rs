@@ -258,3 +258,165 @@ fn stuck_service_is_killed_and_exit_says_so() {
     );
     assert!(!supervised(&x));
 }
+
+#[test]
+fn missing_supervise_is_reported_and_svscan_keeps_going() {
+    let s = Scratch::new("svscan-nosup");
+    // svscan alone in a directory, no supervise on PATH either.
+    let lone = s.join("lone");
+    std::fs::create_dir(&lone).unwrap();
+    std::fs::copy(bin("svscan"), lone.join("svscan")).unwrap();
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    make_service(&root, "x", "exec sleep 600");
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let f = std::fs::File::create(&err).unwrap();
+    let pid = g.spawn(
+        Command::new(lone.join("svscan"))
+            .arg(&root)
+            .env("PATH", s.join("empty"))
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f),
+    );
+    assert!(poll_until(T, || stderr_of(&err).contains(
+        "svscan: warning: unable to start supervise x: file does not exist"
+    )));
+    assert!(pid_alive(pid));
+    // SIGTERM with nothing running: a clean exit.
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(wait_code(g.child(pid).unwrap(), T), Some(0));
+}
+
+#[test]
+fn periodic_scan_sees_a_new_service_without_a_signal() {
+    let s = Scratch::new("svscan-periodic");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    make_service(&root, "first", "exec sleep 600");
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&root.join("first")).is_some()));
+    // Let DIR's times age so the unchanged-directory shortcut applies,
+    // then add a service: the next 5 s scan must notice DIR changed.
+    std::thread::sleep(Duration::from_millis(5500));
+    let second = make_service(&root, "second", "exec sleep 600");
+    assert!(poll_until(Duration::from_secs(7), || up_pid(&second).is_some()));
+    assert!(pid_alive(pid));
+}
+
+#[test]
+fn shutdown_reaches_a_service_moved_out_of_the_scan_directory() {
+    let s = Scratch::new("svscan-moved");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    let x = make_service(&root, "x", "exec sleep 600");
+    write_script(
+        &x.join("log/run"),
+        &format!("#!/bin/sh\n{}\n", logger_run()),
+    );
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&x).is_some()
+        && up_pid(&x.join("log")).is_some()));
+    let moved = s.join("x-moved");
+    std::fs::rename(&x, &moved).unwrap();
+    signal(pid, Signal::SIGHUP);
+    assert!(poll_until(T, || stderr_of(&err).contains("x is gone")));
+    // svscan finds the supervise through its working directory.
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(
+        wait_code(g.child(pid).unwrap(), Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        stderr_of(&err)
+    );
+    assert!(!supervised(&moved) && !supervised(&moved.join("log")));
+}
+
+/// The same tree under daemontools' svscan and ours (no argument: the
+/// current directory): the same directories get a supervise, and a
+/// service's output reaches its log/ the same way.
+#[test]
+fn same_tree_same_services_as_daemontools() {
+    if skip_without_daemontools("same_tree_same_services") {
+        return;
+    }
+    let mut results = Vec::new();
+    for (tag, scanner) in [("djb", djb("svscan").unwrap()), ("ours", bin("svscan"))] {
+        let s = Scratch::new(&format!("svscan-cmp-{tag}"));
+        let root = s.join("sv");
+        std::fs::create_dir(&root).unwrap();
+        let a = make_service(&root, "a", "echo a says hi\nexec sleep 600");
+        write_script(
+            &a.join("log/run"),
+            "#!/bin/sh\nexec sh -c 'while read -r l; do echo \"$l\" >> ./got; done'\n",
+        );
+        make_service(&s.path, "target", "exec sleep 600");
+        std::os::unix::fs::symlink(s.join("target"), root.join("b")).unwrap();
+        make_service(&root, ".hidden", "exec sleep 600");
+        std::fs::write(root.join("file"), "x").unwrap();
+        let mut g = Guard::new();
+        // djb's svscan runs djb's supervise (PATH); ours finds its own.
+        let pid = g.spawn(
+            Command::new(&scanner)
+                .current_dir(&root)
+                .env("PATH", "/usr/bin:/bin")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
+        assert!(poll_until(T, || std::fs::read_to_string(a.join("log/got"))
+            .map(|t| t.contains("a says hi"))
+            .unwrap_or(false)));
+        assert!(poll_until(T, || supervised(&root.join("b"))));
+        let mut names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| supervised(&root.join(n)))
+            .collect();
+        if supervised(&a.join("log")) {
+            names.push("a/log".into());
+        }
+        names.sort();
+        let kids = descendants(pid)
+            .into_iter()
+            .filter(|&p| parent(p) == Some(pid))
+            .count();
+        results.push((names, kids));
+    }
+    assert_eq!(results[0], results[1]);
+    assert_eq!(results[1].0, vec!["a", "a/log", "b"]);
+}
+
+#[test]
+fn own_logger_restarted_when_its_supervise_is_killed() {
+    let s = Scratch::new("svscan-ownkill");
+    let root = s.join("sv");
+    std::fs::create_dir(&root).unwrap();
+    let own = root.join(".svscan/log");
+    write_script(&own.join("run"), &format!("#!/bin/sh\n{}\n", logger_run()));
+    make_service(&root, "x", "exec sleep 600");
+    let mut g = Guard::new();
+    let pid = start_svscan(&mut g, &root, &s.join("err"));
+    assert!(poll_until(T, || up_pid(&own).is_some()));
+    let sup = supervise_of(pid, &own).expect("supervise of .svscan/log");
+    std::thread::sleep(Duration::from_millis(1100));
+    signal(sup, Signal::SIGKILL);
+    assert!(poll_until(T, || supervise_of(pid, &own)
+        .map(|p| p != sup)
+        .unwrap_or(false)));
+    // svscan's messages still reach the (new) logger.
+    std::fs::create_dir(root.join("norun")).unwrap();
+    signal(pid, Signal::SIGALRM);
+    assert!(poll_until(T, || read_log(&own).contains("not starting norun yet")));
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(
+        wait_code(g.child(pid).unwrap(), Duration::from_secs(30)),
+        Some(0)
+    );
+}

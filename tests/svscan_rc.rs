@@ -209,3 +209,23 @@ fn stale_record_and_bad_input() {
         "{err}"
     );
 }
+
+#[test]
+fn hanging_shutdown_script_is_killed_then_service_stopped() {
+    let s = Scratch::new("rc-hang");
+    let root = s.join("sv");
+    let x = make_service(&root, "x", "exec sleep 600");
+    write_script(&x.join("shutdown"), "#!/bin/sh\nexec sleep 600\n");
+    std::fs::create_dir_all(root.join(".svscan")).unwrap();
+    std::fs::write(root.join(".svscan/timeout-stop"), "1000\n").unwrap();
+    let mut g = Guard::new();
+    start_supervise(&mut g, &bin("supervise"), &x);
+    assert!(poll_until(T, || up_pid(&x).is_some()));
+    let (code, _, rcerr) = run(&mut rc_cmd(&["stop", root.to_str().unwrap()]));
+    assert_eq!(code, 111, "{rcerr}");
+    assert!(
+        rcerr.contains("x/shutdown did not finish within 1s: killing it"),
+        "{rcerr}"
+    );
+    assert!(!supervised(&x));
+}

@@ -5,12 +5,14 @@
 //! SIGTERM/SIGINT.
 
 mod own;
+mod reach;
 mod reap;
 mod say;
 mod scan;
 mod spawn;
 mod stop;
 mod table;
+mod tick;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -130,6 +132,7 @@ fn main() {
 
 fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe) -> i32 {
     let mut next_scan = Instant::now();
+    let mut forced = true;
     loop {
         let now = Instant::now();
         for pid in reap::reap() {
@@ -142,7 +145,8 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe) -> i32 {
             }
         } else {
             if now >= next_scan {
-                sv.scan(now);
+                sv.tick(now, forced);
+                forced = false;
                 next_scan = now + RESCAN;
             }
             next_scan
@@ -153,7 +157,10 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe) -> i32 {
         let _ = poll(&mut fds, timeout);
         for sig in pipe.drain() {
             match sig {
-                Signal::SIGHUP | Signal::SIGALRM => next_scan = Instant::now(),
+                Signal::SIGHUP | Signal::SIGALRM => {
+                    next_scan = Instant::now();
+                    forced = true;
+                }
                 Signal::SIGTERM | Signal::SIGINT => {
                     sv.begin_stop(&format!("got {}", sig.as_str()), Instant::now())
                 }

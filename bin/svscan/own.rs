@@ -34,6 +34,11 @@ impl OwnLog {
         }
     }
 
+    /// True once `.svscan/log` was set up (until the shutdown's end).
+    pub fn configured(&self) -> bool {
+        self.pipe.is_some()
+    }
+
     /// What children get as stdout and stderr: the pipe into
     /// `.svscan/log`, or (None) svscan's own descriptors.
     pub fn child_out(&self) -> Option<BorrowedFd<'_>> {

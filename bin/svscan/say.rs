@@ -37,7 +37,13 @@ impl Once {
     }
 
     pub fn clear(&mut self, key: &OsStr) {
-        self.last.remove(key);
+        if !self.last.is_empty() {
+            self.last.remove(key);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last.is_empty()
     }
 
     /// Forgets keys not seen in the last scan so a name that comes back

@@ -7,6 +7,7 @@ use crate::say::{self, Once};
 use crate::spawn::{log_pipe, Fds, Launcher};
 use crate::stop::Stop;
 use crate::table::{Pipe, Table, Which, MAX_SERVICES};
+use crate::tick::Stamp;
 use nix::sys::stat::{stat, SFlag};
 use nix::unistd::Pid;
 use std::collections::HashSet;
@@ -23,6 +24,13 @@ pub struct Scanner {
     pub launcher: Launcher,
     pub once: Once,
     pub stop: Option<Stop>,
+    /// Where the next name's entry probably is (names come sorted, and
+    /// entries were added in that order): keeps a scan linear.
+    cursor: usize,
+    /// DIR's identity and times at the last full scan (None: not to be
+    /// trusted, scan fully next time).
+    pub stamp: Option<Stamp>,
+    pub last_full: Option<Instant>,
 }
 
 fn show(p: &Path) -> String {
@@ -61,6 +69,9 @@ impl Scanner {
             launcher,
             once: Once::default(),
             stop: None,
+            cursor: 0,
+            stamp: None,
+            last_full: None,
         }
     }
 
@@ -80,14 +91,17 @@ impl Scanner {
         for e in &mut self.table.entries {
             e.active = false;
         }
+        self.cursor = 0;
         for name in &names {
             self.consider(name, now);
         }
-        let mut keys: HashSet<OsString> = names.iter().map(|n| log_key(n)).collect();
-        keys.extend(names.iter().cloned());
-        keys.insert(".".into());
-        keys.insert(svkit::svdir::SVSCAN_LOG.into());
-        self.once.retain(|k| keys.contains(k));
+        if !self.once.is_empty() {
+            let mut keys: HashSet<OsString> = names.iter().map(|n| log_key(n)).collect();
+            keys.extend(names.iter().cloned());
+            keys.insert(".".into());
+            keys.insert(svkit::svdir::SVSCAN_LOG.into());
+            self.once.retain(|k| keys.contains(k));
+        }
         for e in &mut self.table.entries {
             if !e.active && !e.gone_noted {
                 e.gone_noted = true;
@@ -158,17 +172,20 @@ impl Scanner {
             return;
         }
         let (dev, ino) = (st.st_dev, st.st_ino);
-        let i = match self.table.find(dev, ino) {
+        let i = match self.table.find_from(dev, ino, self.cursor) {
             Some(i) => i,
             None => match self.add(name, dev, ino) {
                 Some(i) => i,
                 None => return,
             },
         };
+        self.cursor = i + 1;
         let e = &mut self.table.entries[i];
         e.active = true;
         e.gone_noted = false;
-        e.name = name.to_owned();
+        if e.name != name {
+            e.name = name.to_owned();
+        }
         self.start_missing(i, now);
     }
 
@@ -210,14 +227,26 @@ impl Scanner {
 
     /// Starts whichever of entry `i`'s supervisors is not running.
     pub fn start_missing(&mut self, i: usize, now: Instant) {
+        if self.stop.is_none() {
+            self.start_sides(i, now, true);
+        }
+    }
+
+    /// Starts entry `i`'s logger if it is not running (also during a
+    /// shutdown: its pipe must drain).
+    pub fn start_logger(&mut self, i: usize, now: Instant) {
+        self.start_sides(i, now, false);
+    }
+
+    fn start_sides(&mut self, i: usize, now: Instant, main_too: bool) {
         let Some(e) = self.table.entries.get_mut(i) else {
             return;
         };
-        if !e.active || self.stop.is_some() {
+        if !e.active {
             return;
         }
         let out = self.own.child_out();
-        if !e.main.running() {
+        if main_too && !e.main.running() {
             let dir = e.dir();
             let started = check_run(&dir)
                 .map_err(|m| format!("not starting {} yet: {m}", e.show()))
@@ -248,13 +277,18 @@ impl Scanner {
                 Err(msg) => self.once.warn(&e.name, msg),
             }
         }
+        let needs_log = e
+            .log
+            .as_ref()
+            .map(|l| !l.slot.running() && l.pipe.is_some())
+            .unwrap_or(false);
+        if !needs_log {
+            return;
+        }
         let dir = e.dir();
         let key = log_key(&e.name);
         let shown = e.show();
         if let Some(log) = e.log.as_mut() {
-            if log.slot.running() {
-                return;
-            }
             let Some(pipe) = log.pipe.as_ref() else {
                 return;
             };

@@ -1,13 +1,14 @@
 //! Starting processes: `supervise` (found beside svscan's own executable
 //! first, then on PATH) and per-service `shutdown` scripts. Each child gets
 //! its own process group, so a terminal's Ctrl-C reaches svscan alone and
-//! svscan decides the order things stop in. std's spawn resets the signal
-//! mask and SIGPIPE before exec; caught signals revert at exec.
+//! svscan decides the order things stop in. Both paths reset the signal
+//! mask and every disposition (Rust ignores SIGPIPE) before exec.
 
 use nix::unistd::Pid;
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -44,14 +45,26 @@ impl Launcher {
         }
     }
 
-    /// `supervise ARG` in `cwd` (svscan's own when `None`).
+    /// `supervise ARG` in `cwd` (svscan's own when `None`), forked the
+    /// daemontools way (see `svkit::sys::fork_exec`): a supervise that
+    /// cannot be executed reports it itself and exits 111.
     pub fn supervise(&self, cwd: Option<&Path>, arg: &OsStr, fds: Fds<'_>) -> io::Result<Pid> {
-        let mut cmd = Command::new(&self.program);
-        cmd.arg(arg);
-        if let Some(d) = cwd {
-            cmd.current_dir(d);
-        }
-        spawn(cmd, fds)
+        let prog = cstr(self.program.as_os_str())?;
+        let arg_c = cstr(arg)?;
+        let cwd_c = cwd.map(|d| cstr(d.as_os_str())).transpose()?;
+        let raw = |f: Option<BorrowedFd<'_>>| f.map(|f| f.as_raw_fd()).unwrap_or(-1);
+        let shown = match cwd {
+            Some(d) => d.join(arg).display().to_string(),
+            None => arg.to_string_lossy().into_owned(),
+        };
+        let fail = format!("svscan: warning: unable to start supervise {shown}: ");
+        let pid = svkit::sys::fork_exec(
+            &[&prog, &arg_c],
+            cwd_c.as_deref(),
+            [raw(fds.stdin), raw(fds.stdout), raw(fds.stderr)],
+            fail.as_bytes(),
+        )?;
+        Ok(Pid::from_raw(pid))
     }
 
     /// `./shutdown` inside the service directory `dir`.
@@ -77,6 +90,10 @@ fn spawn(mut cmd: Command, fds: Fds<'_>) -> io::Result<Pid> {
     // child itself with waitpid(-1).
     let child = cmd.spawn()?;
     Ok(Pid::from_raw(child.id() as i32))
+}
+
+fn cstr(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
 pub fn is_executable(p: &Path) -> bool {

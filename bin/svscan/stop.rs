@@ -5,15 +5,14 @@
 //! pipes so every logger reads EOF and drains, and `.svscan/log` last.
 //! Every wait has a deadline; past it svscan escalates and says so.
 
+use crate::reach::{control_dir, is_up, target_dir, target_pid, Target};
 use crate::say;
 use crate::scan::Scanner;
 use crate::spawn::{is_executable, Fds};
-use crate::table::Table;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use std::io::Write;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Default for each phase's wait; `DIR/.svscan/timeout-stop` (milliseconds)
@@ -34,20 +33,13 @@ enum Phase {
     Last,
 }
 
-#[derive(Clone, Copy)]
-enum Target {
-    Main(usize),
-    Log(usize),
-    Own,
-}
-
 pub struct Stop {
     phase: Phase,
     since: Instant,
     step: usize,
     timeout: Duration,
     scripts: Vec<(Pid, usize)>,
-    pending: Vec<(Target, &'static [u8])>,
+    pub pending: Vec<(Target, &'static [u8])>,
     clean: bool,
 }
 
@@ -74,47 +66,6 @@ fn read_timeout() -> Duration {
     }
 }
 
-/// True when the service in `dir` is up according to its status file
-/// (unreadable counts as up, so the logger still gets `o`).
-fn is_up(dir: &Path) -> bool {
-    std::fs::read(dir.join(svkit::svdir::STATUS))
-        .ok()
-        .and_then(|b| svkit::status::Status::unpack(&b).ok())
-        .map(|s| s.pid != 0)
-        .unwrap_or(true)
-}
-
-fn target_dir(table: &Table, t: Target) -> Option<PathBuf> {
-    match t {
-        Target::Main(i) => table.entries.get(i).map(|e| e.dir()),
-        Target::Log(i) => table.entries.get(i).map(|e| e.log_dir()),
-        Target::Own => Some(PathBuf::from(svkit::svdir::SVSCAN_LOG)),
-    }
-}
-
-fn target_pid(s: &Scanner, t: Target) -> Option<Pid> {
-    match t {
-        Target::Main(i) => s.table.entries.get(i)?.main.pid,
-        Target::Log(i) => s.table.entries.get(i)?.log.as_ref()?.slot.pid,
-        Target::Own => s.own.slot.pid,
-    }
-}
-
-/// Writes control letters; a supervise that has not opened its fifo yet
-/// (ENXIO, ENOENT) gets them again at the next tick.
-fn send(table: &Table, pending: &mut Vec<(Target, &'static [u8])>, t: Target, what: &'static [u8]) {
-    let Some(dir) = target_dir(table, t) else {
-        return;
-    };
-    let r = svkit::control::open_control(&dir).and_then(|mut f| f.write_all(what));
-    if let Err(e) = r {
-        match e.raw_os_error() {
-            Some(libc::ENXIO) | Some(libc::ENOENT) | Some(libc::EAGAIN) => pending.push((t, what)),
-            _ => say::warn(&svkit::exit::unable("control", &dir, &e)),
-        }
-    }
-}
-
 impl Scanner {
     pub fn stopping(&self) -> bool {
         self.stop.is_some()
@@ -130,10 +81,10 @@ impl Scanner {
         // A dead logger must run again to drain its pipe.
         for i in 0..self.table.entries.len() {
             if !self.table.entries[i].log_running() {
-                self.start_missing(i, now);
+                self.start_logger(i, now);
             }
         }
-        let mut stop = Stop {
+        self.stop = Some(Stop {
             phase: Phase::Scripts,
             since: now,
             step: 0,
@@ -141,54 +92,62 @@ impl Scanner {
             scripts: Vec::new(),
             pending: Vec::new(),
             clean: true,
-        };
-        let table = &self.table;
-        for (i, e) in table.entries.iter().enumerate() {
-            if e.log_running() {
-                let what: &[u8] = if is_up(&e.log_dir()) { b"ox" } else { b"x" };
-                send(table, &mut stop.pending, Target::Log(i), what);
+        });
+        for i in 0..self.table.entries.len() {
+            if self.table.entries[i].log_running() {
+                let up = control_dir(self, Target::Log(i))
+                    .map(|d| is_up(&d))
+                    .unwrap_or(true);
+                self.send(Target::Log(i), if up { b"ox" } else { b"x" });
             }
         }
         if self.own.slot.running() {
-            let what: &[u8] = if is_up(Path::new(svkit::svdir::SVSCAN_LOG)) {
-                b"ox"
-            } else {
-                b"x"
-            };
-            send(table, &mut stop.pending, Target::Own, what);
+            let up = control_dir(self, Target::Own)
+                .map(|d| is_up(&d))
+                .unwrap_or(true);
+            self.send(Target::Own, if up { b"ox" } else { b"x" });
         }
-        let out = self.own.child_out();
-        for (i, e) in table.entries.iter().enumerate() {
-            if !e.main.running() {
+        for i in 0..self.table.entries.len() {
+            if !self.table.entries[i].main.running() {
                 continue;
             }
-            let dir = e.dir();
-            if is_up(&dir) && is_executable(&dir.join(svkit::svdir::SHUTDOWN)) {
-                let fds = Fds {
-                    stdin: None,
-                    stdout: e
-                        .log
-                        .as_ref()
-                        .and_then(|l| l.pipe.as_ref())
-                        .map(|p| p.write.as_fd())
-                        .or(out),
-                    stderr: out,
-                };
-                match self.launcher.script(&dir, fds) {
-                    Ok(pid) => {
-                        stop.scripts.push((pid, i));
-                        continue;
-                    }
-                    Err(err) => say::warn(&svkit::exit::unable(
-                        "run",
-                        &dir.join(svkit::svdir::SHUTDOWN),
-                        &err,
-                    )),
+            if let Some(pid) = self.run_shutdown(i) {
+                if let Some(stop) = self.stop.as_mut() {
+                    stop.scripts.push((pid, i));
                 }
+                continue;
             }
-            send(table, &mut stop.pending, Target::Main(i), b"dx");
+            self.send(Target::Main(i), b"dx");
         }
-        self.stop = Some(stop);
+    }
+
+    /// Starts `NAME/shutdown` when the service is up and has one.
+    fn run_shutdown(&self, i: usize) -> Option<Pid> {
+        let dir = control_dir(self, Target::Main(i))?;
+        let script = dir.join(svkit::svdir::SHUTDOWN);
+        if !is_up(&dir) || !is_executable(&script) {
+            return None;
+        }
+        let e = self.table.entries.get(i)?;
+        let out = self.own.child_out();
+        let fds = Fds {
+            stdin: None,
+            stdout: e
+                .log
+                .as_ref()
+                .and_then(|l| l.pipe.as_ref())
+                .map(|p| p.write.as_fd())
+                .or(out),
+            stderr: out,
+        };
+        match self.launcher.script(&dir, fds) {
+            Ok(pid) => Some(pid),
+            Err(err) => {
+                let shown = e.dir().join(svkit::svdir::SHUTDOWN);
+                say::warn(&svkit::exit::unable("run", &shown, &err));
+                None
+            }
+        }
     }
 
     /// A shutdown script finished: now its service goes down.
@@ -198,7 +157,7 @@ impl Scanner {
         };
         if let Some(k) = stop.scripts.iter().position(|&(p, _)| p == pid) {
             let (_, i) = stop.scripts.swap_remove(k);
-            send(&self.table, &mut stop.pending, Target::Main(i), b"dx");
+            self.send(Target::Main(i), b"dx");
         }
     }
 
@@ -228,23 +187,6 @@ impl Scanner {
             }
             Phase::OwnLog => self.own.restore(),
             _ => {}
-        }
-    }
-
-    fn retry_pending(&mut self) {
-        let Some(stop) = self.stop.as_mut() else {
-            return;
-        };
-        let again = std::mem::take(&mut stop.pending);
-        for (t, what) in again {
-            let alive = match t {
-                crate::stop::Target::Main(i) => self.table.entries.get(i).map(|e| e.main.running()),
-                crate::stop::Target::Log(i) => self.table.entries.get(i).map(|e| e.log_running()),
-                crate::stop::Target::Own => Some(self.own.slot.running()),
-            };
-            if alive == Some(true) {
-                send(&self.table, &mut stop.pending, t, what);
-            }
         }
     }
 
@@ -381,7 +323,8 @@ impl Scanner {
         let Some(stop) = self.stop.as_mut() else {
             return;
         };
-        for (pid, i) in std::mem::take(&mut stop.scripts) {
+        let scripts = std::mem::take(&mut stop.scripts);
+        for (pid, i) in scripts {
             let _ = killpg(pid, Signal::SIGKILL);
             if let Some(e) = self.table.entries.get(i) {
                 say::warn(&format!(
@@ -390,8 +333,8 @@ impl Scanner {
                     timeout.as_millis()
                 ));
             }
-            send(&self.table, &mut stop.pending, Target::Main(i), b"dx");
-            stop.clean = false;
+            self.send(Target::Main(i), b"dx");
+            self.mark_unclean();
         }
     }
 
@@ -448,9 +391,7 @@ impl Scanner {
                     "{name} did not {verb} within {secs:.1}s: sending {how} (svc -{})",
                     letters[0] as char
                 ));
-                if let Some(stop) = self.stop.as_mut() {
-                    send(&self.table, &mut stop.pending, t, letters);
-                }
+                self.send(t, letters);
             }
         }
         self.mark_unclean();

@@ -114,6 +114,14 @@ impl Table {
             .position(|e| e.dev == dev && e.ino == ino)
     }
 
+    /// `find`, looking at index `hint` first.
+    pub fn find_from(&self, dev: u64, ino: u64, hint: usize) -> Option<usize> {
+        match self.entries.get(hint) {
+            Some(e) if e.dev == dev && e.ino == ino => Some(hint),
+            _ => self.find(dev, ino),
+        }
+    }
+
     pub fn full(&self) -> bool {
         self.entries.len() >= MAX_SERVICES
     }
