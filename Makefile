@@ -2,13 +2,17 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all test install demo bench
+.PHONY: all test install uninstall deb demo bench
 all:
 	cargo build --release
 test:
 	scripts/test
 install:
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install
+uninstall:
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/uninstall
+deb:
+	scripts/deb
 demo:
 	scripts/demo
 bench:

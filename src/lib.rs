@@ -4,6 +4,7 @@
 //! front-ends over these.
 
 pub mod atomic;
+pub mod cli;
 pub mod control;
 pub mod errstr;
 pub mod exit;

@@ -32,6 +32,7 @@ fn parse_args() -> (PathBuf, Option<Duration>) {
 }
 
 fn main() {
+    svkit::cli::help_version(PROG, USAGE, "Waits until no instance listed in the booster's registry is alive\n(pid and start time both match); exits 99 when the timeout runs out.");
     let (path, limit) = parse_args();
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|e| fatal(PROG, &svkit::exit::unable("read", &path, &e)));

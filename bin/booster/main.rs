@@ -164,6 +164,7 @@ fn open_std_fds() {
 }
 
 fn main() {
+    svkit::cli::help_version(PROG, USAGE, "Launches programs for invokers from a pre-forked spare, listening on the unix socket;\neach launched program lives exactly as long as its invoker's connection.");
     let a = parse_args();
     open_std_fds();
     let log = log::Log::choose(a.stderr);

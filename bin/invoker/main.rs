@@ -106,6 +106,7 @@ fn parse_args() -> Args {
 }
 
 fn main() {
+    svkit::cli::help_version(PROG, USAGE, "Has the booster launch PROGRAM with this process's arguments, environment,\ndirectory and stdio, and exits with its status (128+N for signal N).");
     let args = parse_args();
     let code = session::run(&args);
     if let Some(d) = args.linger {

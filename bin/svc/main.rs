@@ -18,6 +18,7 @@ use wait::{Goal, Waited};
 const PROG: &str = "svc";
 
 fn main() {
+    svkit::cli::help_version(PROG, "[ -udopchaitkxq12 ] [ -w u|U|d|D ] [ -T timeout ] dir ...", "Sends control letters to the supervise of each DIR, in order:\nu up, d down, o once, x exit, p pause, c continue, h hup, a alarm,\ni interrupt, t term, k kill, q quit, 1 usr1, 2 usr2;\n-w waits for up, up-and-ready, down or down-and-finished, -T bounds the wait (exit 99).");
     let args = args::parse(std::env::args_os().skip(1).collect());
     let orig = File::open(".").unwrap_or_else(|e| {
         fatal(

@@ -11,6 +11,11 @@ use svkit::exit::{fatal, usage, USAGE};
 const PROG: &str = "svok";
 
 fn main() {
+    svkit::cli::help_version(
+        PROG,
+        "dir",
+        "Exits 0 if a supervise is running for DIR, 100 if not, 111 on trouble.",
+    );
     let Some(dir) = std::env::args_os().nth(1) else {
         usage(PROG, "dir");
     };

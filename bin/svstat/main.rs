@@ -46,6 +46,11 @@ fn parse(args: Vec<OsString>) -> (Mode, Vec<OsString>) {
 }
 
 fn main() {
+    svkit::cli::help_version(
+        PROG,
+        "[ -v | --json ] dir ...",
+        "Prints the status of the service monitored by supervise in each DIR, as\ndaemontools; -v adds readiness, the last exit and recent deaths, --json\nprints one JSON object per directory. Always exits 0.",
+    );
     let (mode, dirs) = parse(std::env::args_os().skip(1).collect());
     let orig = match File::open(".") {
         Ok(f) => f,
