@@ -82,6 +82,22 @@ pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
+/// Opens /dev/null on any of descriptors 0-2 that is closed, so nothing
+/// opened later lands there and is handed on as a child's stdio by mistake.
+pub fn open_std_fds() {
+    for fd in 0..3 {
+        if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+            if let Ok(f) = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+            {
+                let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
+            }
+        }
+    }
+}
+
 // --- supervise ---
 
 /// Makes `cmd`'s child start a new session (setsid: its own process

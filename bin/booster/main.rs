@@ -147,26 +147,10 @@ fn parse_args() -> Args {
     a
 }
 
-/// Makes sure fds 0-2 are open, so nothing the booster opens lands there
-/// and gets handed to an instance as its stdio by mistake.
-fn open_std_fds() {
-    for fd in 0..3 {
-        if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
-            if let Ok(f) = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-            {
-                let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
-            }
-        }
-    }
-}
-
 fn main() {
     svkit::cli::help_version(PROG, USAGE, "Launches programs for invokers from a pre-forked spare, listening on the unix socket;\neach launched program lives exactly as long as its invoker's connection.");
     let a = parse_args();
-    open_std_fds();
+    svkit::sys::open_std_fds();
     let log = log::Log::choose(a.stderr);
     let lock = listen::take_lock(&a.socket).unwrap_or_else(|m| svkit::exit::fatal(PROG, &m));
     let registry = a

@@ -76,21 +76,6 @@ fn request(args: &Args) -> wire::Request {
     }
 }
 
-/// Opens /dev/null on any of fds 0-2 that is closed: all three are sent.
-fn open_std_fds() {
-    for fd in 0..3 {
-        if nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
-            if let Ok(f) = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/null")
-            {
-                let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
-            }
-        }
-    }
-}
-
 fn send_request(sock: &OwnedFd, bytes: &[u8]) -> nix::Result<()> {
     let fds = [0, 1, 2];
     let cmsg = [ControlMessage::ScmRights(&fds)];
@@ -156,7 +141,7 @@ fn orderly_disconnect(sock: OwnedFd) {
 
 /// Runs the whole session; returns the exit code.
 pub fn run(args: &Args) -> i32 {
-    open_std_fds();
+    svkit::sys::open_std_fds();
     let req = request(args);
     let bytes = wire::encode_request(&req);
     // The booster's limits, checked here first: over them, nothing is sent.

@@ -251,16 +251,7 @@ impl Scanner {
             let started = check_run(&dir)
                 .map_err(|m| format!("not starting {} yet: {m}", e.show()))
                 .and_then(|()| {
-                    let fds = Fds {
-                        stdin: None,
-                        stdout: e
-                            .log
-                            .as_ref()
-                            .and_then(|l| l.pipe.as_ref())
-                            .map(|p| p.write.as_fd())
-                            .or(out),
-                        stderr: out,
-                    };
+                    let fds = e.service_fds(out);
                     self.launcher.supervise(None, &e.name, fds).map_err(|err| {
                         format!(
                             "unable to start supervise {}: {}",

@@ -8,10 +8,9 @@
 use crate::reach::{control_dir, is_up, target_dir, target_pid, Target};
 use crate::say;
 use crate::scan::Scanner;
-use crate::spawn::{is_executable, Fds};
+use crate::spawn::is_executable;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -130,16 +129,7 @@ impl Scanner {
         }
         let e = self.table.entries.get(i)?;
         let out = self.own.child_out();
-        let fds = Fds {
-            stdin: None,
-            stdout: e
-                .log
-                .as_ref()
-                .and_then(|l| l.pipe.as_ref())
-                .map(|p| p.write.as_fd())
-                .or(out),
-            stderr: out,
-        };
+        let fds = e.service_fds(out);
         match self.launcher.script(&dir, fds) {
             Ok(pid) => Some(pid),
             Err(err) => {

@@ -6,7 +6,7 @@
 
 use nix::unistd::Pid;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -78,6 +78,21 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The service supervise's stdio: stdout into its log pipe when it has
+    /// a log (else `out`, svscan's own log or stdout), stderr to `out`.
+    pub fn service_fds<'a>(&'a self, out: Option<BorrowedFd<'a>>) -> crate::spawn::Fds<'a> {
+        crate::spawn::Fds {
+            stdin: None,
+            stdout: self
+                .log
+                .as_ref()
+                .and_then(|l| l.pipe.as_ref())
+                .map(|p| p.write.as_fd())
+                .or(out),
+            stderr: out,
+        }
+    }
+
     pub fn dir(&self) -> PathBuf {
         PathBuf::from(&self.name)
     }
