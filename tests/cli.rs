@@ -6,6 +6,9 @@ use common::*;
 
 /// Every program we install.
 const PROGRAMS: &[&str] = &[
+    "svscan",
+    "multilog",
+    "tai64nlocal",
     "supervise",
     "svc",
     "svok",
@@ -25,6 +28,11 @@ const BAD: &[(&str, &[&str])] = &[
     ("invoker", &["-Z", "true"]),
     ("booster", &["-Z", "socket"]),
     ("booster-drain", &["-Z"]),
+    ("svscan", &["-Z"]),
+    ("svscan", &["a", "b"]),
+    ("multilog", &["x"]),
+    ("multilog", &["s1", "./d"]),
+    ("tai64nlocal", &["-Z"]),
 ];
 
 /// The version field of our Cargo.toml, read as a sysadmin would.
@@ -71,4 +79,22 @@ fn bad_command_line_is_usage_and_100() {
         assert!(out.is_empty(), "{p} {args:?} wrote to stdout: {out}");
         assert!(!err.is_empty(), "{p} {args:?}: no usage on stderr");
     }
+}
+
+/// svscan.rc is a script: run from the source tree, with the same answers.
+#[test]
+fn svscan_rc_help_version_and_usage() {
+    let rc = concat!(env!("CARGO_MANIFEST_DIR"), "/svscan.rc");
+    let (code, out, _) = run(std::process::Command::new(rc).arg("--version"));
+    assert_eq!(code, 0);
+    assert_eq!(out, format!("svscan.rc (svkit) {}\n", cargo_version()));
+    let (code, out, _) = run(std::process::Command::new(rc).arg("--help"));
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("usage: svscan.rc start|stop [dir]\n"),
+        "{out}"
+    );
+    let (code, out, err) = run(std::process::Command::new(rc).arg("-Z"));
+    assert_eq!((code, out.as_str()), (100, ""), "{err}");
+    assert!(err.contains("usage"), "{err}");
 }

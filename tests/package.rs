@@ -52,7 +52,7 @@ fn install_puts_everything_in_place_and_pages_render() {
         let page = usr.join(format!("share/man/man8/{p}.8.gz"));
         assert!(page.is_file(), "missing {}", page.display());
     }
-    for p in PAGES {
+    for p in PROGRAMS.iter().chain(&["svscan.rc"]) {
         let (code, out, _) = run(Command::new(usr.join("bin").join(p)).arg("--version"));
         assert_eq!(code, 0, "installed {p} --version");
         assert!(out.starts_with(&format!("{p} (svkit) ")), "{out}");
@@ -128,10 +128,14 @@ fn uninstall_leaves_service_dirs_alone() {
 /// Pages whose sections are checked; each program's page must have all of
 /// these (as `## Heading`, the start of the heading is enough).
 const PAGES: &[&str] = &[
+    "svscan",
+    "svscan.rc",
     "supervise",
     "svc",
     "svok",
     "svstat",
+    "multilog",
+    "tai64nlocal",
     "invoker",
     "booster",
     "booster-drain",

@@ -30,6 +30,13 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
 
 fn multilog() {
     use std::os::unix::ffi::OsStrExt;
+    svkit::cli::help_version(
+        PROG,
+        "script",
+        "Reads lines from stdin and carries out the script's actions on each:\n\
+         t T (timestamps), -pattern +pattern (select), e (stderr), =file (status),\n\
+         sSIZE nNUM !processor lNUM (settings), ./dir /dir (append to a rotated log).",
+    );
     svkit::sys::ignore_sigpipe();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let bytes: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();

@@ -94,6 +94,13 @@ fn take_lock(shown: &str) -> Option<File> {
 }
 
 fn main() {
+    svkit::cli::help_version(
+        PROG,
+        "[dir]",
+        "Starts and watches a supervise for every service directory in DIR (default:\n\
+         the current directory), with a pipe from NAME to NAME/log; rescans every 5 s\n\
+         and on HUP or ALRM; TERM or INT stop everything in order, loggers last.",
+    );
     let arg = parse_args();
     let shown = arg.clone().unwrap_or_else(|| ".".into());
     if let Some(d) = &arg {

@@ -69,6 +69,12 @@ impl Converter {
 }
 
 fn main() {
+    svkit::cli::help_version(
+        PROG,
+        "< input > output",
+        "Converts TAI64N labels (@ and 24 hex digits) at the start of lines into\n\
+         local time, YYYY-MM-DD HH:MM:SS.NNNNNNNNN; everything else passes through.",
+    );
     if std::env::args_os().len() > 1 {
         svkit::exit::usage(PROG, "< input > output");
     }
