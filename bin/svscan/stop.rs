@@ -207,7 +207,7 @@ impl Scanner {
                         .filter(|&i| self.table.entries[i].main.running())
                         .map(Target::Main)
                         .collect();
-                    let steps = [timeout, timeout + GRACE, timeout + 2 * GRACE];
+                    let steps: [Duration; 3] = ladder(timeout);
                     if let Some(w) = self.escalate(&left, &steps, b"k", now, "down") {
                         return w;
                     }
@@ -244,12 +244,7 @@ impl Scanner {
                         .filter(|&i| self.table.entries[i].log_running())
                         .map(Target::Log)
                         .collect();
-                    let steps = [
-                        timeout,
-                        timeout + GRACE,
-                        timeout + 2 * GRACE,
-                        timeout + 3 * GRACE,
-                    ];
+                    let steps: [Duration; 4] = ladder(timeout);
                     if let Some(w) = self.escalate(&left, &steps, b"d", now, "drain") {
                         return w;
                     }
@@ -261,12 +256,7 @@ impl Scanner {
                     } else {
                         vec![]
                     };
-                    let steps = [
-                        timeout,
-                        timeout + GRACE,
-                        timeout + 2 * GRACE,
-                        timeout + 3 * GRACE,
-                    ];
+                    let steps: [Duration; 4] = ladder(timeout);
                     if let Some(w) = self.escalate(&left, &steps, b"d", now, "drain") {
                         return w;
                     }
@@ -388,4 +378,10 @@ impl Scanner {
         self.bump();
         Some(Next::Wait(now))
     }
+}
+
+/// Escalation deadlines after a phase starts: `timeout`, then one `GRACE`
+/// more for each further step.
+fn ladder<const N: usize>(timeout: Duration) -> [Duration; N] {
+    std::array::from_fn(|i| timeout + GRACE * i as u32)
 }
