@@ -2,7 +2,7 @@
 //! or removed `current`, a failing processor, a full disk.
 mod common;
 
-use common::{bin, Guard, Scratch};
+use common::{bin, run_with_input, Guard, Scratch};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -10,21 +10,15 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn ml(cwd: &Path, args: &[&str], input: &[u8]) -> (i32, String) {
-    let mut child = Command::new(bin("multilog"))
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = w.join();
+    let out = run_with_input(
+        Command::new(bin("multilog"))
+            .args(args)
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        input,
+        Duration::from_secs(60),
+    );
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -8,40 +8,19 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs `prog script…` in `cwd` with `input` on stdin; (exit code, stderr).
 pub fn feed(prog: &Path, args: &[&str], cwd: &Path, input: &[u8]) -> (i32, Vec<u8>) {
-    let mut child = Command::new(prog)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn multilog");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let watchdog = std::thread::spawn(move || {
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-            if !Path::new(&format!("/proc/{pid}")).exists() {
-                return;
-            }
-        }
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    });
-    let out = child.wait_with_output().expect("wait multilog");
-    let _ = writer.join();
-    let _ = watchdog.join();
+    let out = common::run_with_input(
+        Command::new(prog)
+            .args(args)
+            .current_dir(cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+        input,
+        Duration::from_secs(30),
+    );
     (out.status.code().unwrap_or(-1), out.stderr)
 }
 

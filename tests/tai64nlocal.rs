@@ -2,25 +2,18 @@
 //! and on malformed labels that crash daemontools' but must not crash ours.
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn convert(prog: &Path, tz: &str, input: &[u8]) -> (i32, Vec<u8>) {
-    let mut child = Command::new(prog)
-        .env("TZ", tz)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tai64nlocal");
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = w.join();
+    let out = common::run_with_input(
+        Command::new(prog)
+            .env("TZ", tz)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+        input,
+        std::time::Duration::from_secs(60),
+    );
     (out.status.code().unwrap_or(-1), out.stdout)
 }
 

@@ -251,3 +251,32 @@ pub fn start_supervise(guard: &mut Guard, program: &Path, dir: &Path) -> u32 {
     assert!(ok, "supervise did not start on {}", dir.display());
     pid
 }
+
+/// Runs `cmd` with `input` written to its stdin from a thread (so a large
+/// input cannot deadlock against a full stdout/stderr pipe) and collects
+/// its output. Bounded: a child still running after `limit` is SIGKILLed
+/// (it is unreaped until wait returns, so its pid cannot have been reused).
+pub fn run_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd.stdin(Stdio::piped()).spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let pid = child.id();
+    let (done, waited) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if waited.recv_timeout(limit).is_err() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = done.send(());
+    let _ = writer.join();
+    let _ = watchdog.join();
+    out
+}
