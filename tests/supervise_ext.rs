@@ -6,18 +6,9 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use svkit::xstatus::{self, XStatus};
+use svkit::xstatus;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn xstatus(dir: &Path) -> Option<XStatus> {
-    XStatus::unpack(&std::fs::read(dir.join("supervise/xstatus")).ok()?).ok()
-}
-
-fn send(dir: &Path, letters: &str) {
-    let mut f = svkit::control::open_control(dir).expect("control");
-    std::io::Write::write_all(&mut f, letters.as_bytes()).expect("write control");
-}
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()

@@ -11,18 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use svkit::xstatus::XStatus;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn xstatus(dir: &Path) -> Option<XStatus> {
-    XStatus::unpack(&std::fs::read(dir.join("supervise/xstatus")).ok()?).ok()
-}
-
-fn send(dir: &Path, letters: &str) {
-    let mut f = svkit::control::open_control(dir).expect("control");
-    std::io::Write::write_all(&mut f, letters.as_bytes()).expect("write control");
-}
 
 fn starts(log: &Path) -> Vec<u32> {
     std::fs::read_to_string(log)

@@ -110,6 +110,18 @@ pub fn status(dir: &Path) -> Option<svkit::status::Status> {
     svkit::status::Status::unpack(&b).ok()
 }
 
+/// Decoded `supervise/xstatus`, if readable and well-formed.
+pub fn xstatus(dir: &Path) -> Option<svkit::xstatus::XStatus> {
+    let b = std::fs::read(dir.join("supervise/xstatus")).ok()?;
+    svkit::xstatus::XStatus::unpack(&b).ok()
+}
+
+/// Writes control letters straight into `supervise/control` (no svc).
+pub fn send(dir: &Path, letters: &str) {
+    let mut f = svkit::control::open_control(dir).expect("control");
+    std::io::Write::write_all(&mut f, letters.as_bytes()).expect("write control");
+}
+
 /// Pid of the running child per `supervise/status`, if up.
 pub fn up_pid(dir: &Path) -> Option<u32> {
     status(dir).map(|s| s.pid).filter(|&p| p != 0)
