@@ -6,53 +6,13 @@
 mod common;
 
 use common::*;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use svkit::status::{Status, Want};
 use svkit::tai64n::Tai64n;
 
-/// A service directory whose "supervise" is this test: it holds the read
-/// ends of `ok` and `control`, and writes `status` by hand.
-struct Fake {
-    dir: PathBuf,
-    ok: Option<File>,
-    control: Option<File>,
-}
-
-fn fifo_reader(p: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(p)
-        .expect("open fifo for reading")
-}
-
-impl Fake {
-    fn new(root: &Path, name: &str, running: bool) -> Fake {
-        let dir = root.join(name);
-        std::fs::create_dir_all(dir.join("supervise")).unwrap();
-        for f in ["ok", "control"] {
-            nix::unistd::mkfifo(
-                &dir.join("supervise").join(f),
-                nix::sys::stat::Mode::from_bits_truncate(0o600),
-            )
-            .unwrap();
-        }
-        let mut fake = Fake {
-            dir,
-            ok: None,
-            control: None,
-        };
-        if running {
-            fake.ok = Some(fifo_reader(&fake.dir.join("supervise/ok")));
-            fake.control = Some(fifo_reader(&fake.dir.join("supervise/control")));
-        }
-        fake
-    }
-
+impl FakeSupervise {
     fn status(&self, ago: u64, pid: u32, paused: bool, want: Want) {
         let now = Tai64n::now();
         let s = Status {
@@ -69,22 +29,6 @@ impl Fake {
 
     fn raw_status(&self, bytes: &[u8]) {
         std::fs::write(self.dir.join("supervise/status"), bytes).unwrap();
-    }
-
-    /// What svc wrote to the control fifo since the last call.
-    fn drain(&mut self) -> Vec<u8> {
-        use std::io::Read;
-        let mut out = Vec::new();
-        let mut buf = [0u8; 256];
-        if let Some(f) = &mut self.control {
-            while let Ok(n) = f.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                out.extend_from_slice(&buf[..n]);
-            }
-        }
-        out
     }
 }
 
@@ -117,25 +61,25 @@ fn svstat_texts_match_djb() {
     }
     let s = Scratch::new("cmp-svstat");
     let root = &s.path;
-    let up = Fake::new(root, "up", true);
+    let up = FakeSupervise::new(root, "up", true);
     up.status(100, 4242, false, Want::Up);
-    let nd = Fake::new(root, "normallydown", true);
+    let nd = FakeSupervise::new(root, "normallydown", true);
     nd.status(7, 4243, false, Want::Up);
     std::fs::write(nd.dir.join("down"), "").unwrap();
-    let paused = Fake::new(root, "paused", true);
+    let paused = FakeSupervise::new(root, "paused", true);
     paused.status(3, 4244, true, Want::Up);
-    let wantdown = Fake::new(root, "wantdown", true);
+    let wantdown = FakeSupervise::new(root, "wantdown", true);
     wantdown.status(3, 4245, false, Want::Down);
-    let down = Fake::new(root, "down", true);
+    let down = FakeSupervise::new(root, "down", true);
     down.status(12, 0, false, Want::Down);
-    let wantup = Fake::new(root, "wantup", true);
+    let wantup = FakeSupervise::new(root, "wantup", true);
     wantup.status(1, 0, false, Want::Up);
-    let once = Fake::new(root, "once", true);
+    let once = FakeSupervise::new(root, "once", true);
     once.status(5, 4246, false, Want::None);
-    let downdown = Fake::new(root, "downdown", true);
+    let downdown = FakeSupervise::new(root, "downdown", true);
     downdown.status(5, 0, false, Want::Down);
     std::fs::write(downdown.dir.join("down"), "").unwrap();
-    let future = Fake::new(root, "future", true);
+    let future = FakeSupervise::new(root, "future", true);
     future.raw_status(
         &Status {
             when: Tai64n {
@@ -148,7 +92,7 @@ fn svstat_texts_match_djb() {
         }
         .pack(),
     );
-    let long = Fake::new(root, "long", true);
+    let long = FakeSupervise::new(root, "long", true);
     let mut bytes = Status {
         when: Tai64n::now(),
         pid: 9,
@@ -159,13 +103,13 @@ fn svstat_texts_match_djb() {
     .to_vec();
     bytes.extend_from_slice(b"trailing junk");
     long.raw_status(&bytes);
-    let notrunning = Fake::new(root, "notrunning", false);
+    let notrunning = FakeSupervise::new(root, "notrunning", false);
     notrunning.status(5, 4247, false, Want::Up);
-    let short = Fake::new(root, "short", true);
+    let short = FakeSupervise::new(root, "short", true);
     short.raw_status(&[0x40, 0, 0, 0, 0, 0, 0, 1, 2, 3]);
-    let empty = Fake::new(root, "empty", true);
+    let empty = FakeSupervise::new(root, "empty", true);
     empty.raw_status(b"");
-    let nostatus = Fake::new(root, "nostatus", true);
+    let nostatus = FakeSupervise::new(root, "nostatus", true);
     std::fs::create_dir_all(root.join("nosupervise")).unwrap();
     std::fs::create_dir_all(root.join("nook/supervise")).unwrap();
     std::fs::write(root.join("plainfile"), "").unwrap();
@@ -230,7 +174,7 @@ fn svstat_texts_match_djb() {
 fn svstat_rejects_bytes_djb_would_misread() {
     // A want byte supervise never writes: djb prints nonsense, we refuse.
     let s = Scratch::new("cmp-corrupt");
-    let f = Fake::new(&s.path, "x", true);
+    let f = FakeSupervise::new(&s.path, "x", true);
     let mut b = Status {
         when: Tai64n::now(),
         pid: 77,
@@ -258,8 +202,8 @@ fn svok_matches_djb() {
     }
     let s = Scratch::new("cmp-svok");
     let root = &s.path;
-    let _running = Fake::new(root, "running", true);
-    let _stopped = Fake::new(root, "stopped", false);
+    let _running = FakeSupervise::new(root, "running", true);
+    let _stopped = FakeSupervise::new(root, "stopped", false);
     std::fs::create_dir_all(root.join("nosupervise")).unwrap();
     std::fs::create_dir_all(root.join("nook/supervise")).unwrap();
     std::fs::create_dir_all(root.join("filesup")).unwrap();
@@ -299,8 +243,8 @@ fn svc_matches_djb() {
     }
     let s = Scratch::new("cmp-svc");
     let root = &s.path;
-    let mut running = Fake::new(root, "running", true);
-    let _stopped = Fake::new(root, "stopped", false);
+    let mut running = FakeSupervise::new(root, "running", true);
+    let _stopped = FakeSupervise::new(root, "stopped", false);
     std::fs::create_dir_all(root.join("nosupervise")).unwrap();
     // Messages and exit codes for every error path.
     let cases: &[&[&str]] = &[

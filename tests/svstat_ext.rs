@@ -6,9 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use svkit::procsig::ProcSig;
@@ -16,33 +14,7 @@ use svkit::status::{Status, Want};
 use svkit::tai64n::Tai64n;
 use svkit::xstatus::{Death, XStatus, FLAG_READY};
 
-/// A directory whose supervise is this test (it holds `ok` open).
-struct Fake {
-    dir: PathBuf,
-    _ok: Option<File>,
-}
-
-impl Fake {
-    fn new(root: &Path, name: &str, running: bool) -> Fake {
-        let dir = root.join(name);
-        std::fs::create_dir_all(dir.join("supervise")).unwrap();
-        for f in ["ok", "control"] {
-            nix::unistd::mkfifo(
-                &dir.join("supervise").join(f),
-                nix::sys::stat::Mode::from_bits_truncate(0o600),
-            )
-            .unwrap();
-        }
-        let ok = running.then(|| {
-            OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(dir.join("supervise/ok"))
-                .unwrap()
-        });
-        Fake { dir, _ok: ok }
-    }
-
+impl FakeSupervise {
     fn write(&self, s: &Status, x: Option<&XStatus>) {
         std::fs::write(self.dir.join("supervise/status"), s.pack()).unwrap();
         if let Some(x) = x {
@@ -110,7 +82,7 @@ fn recycled_pid_is_stale_not_up() {
     let other = sleeper(&mut g);
     assert!(poll_until(Duration::from_secs(5), || ProcSig::of(other).is_ok()));
     let live = ProcSig::of(other).unwrap();
-    let f = Fake::new(&s.path, "x", true);
+    let f = FakeSupervise::new(&s.path, "x", true);
     let st = status(other, 30, false, Want::Up);
     // The record's child started at another time: the pid was reused.
     let recorded = ProcSig {
@@ -151,7 +123,7 @@ fn vanished_pid_is_stale() {
     let sig = ProcSig::of(p).unwrap();
     g.kill_all();
     assert!(poll_until(Duration::from_secs(5), || ProcSig::of(p).is_err()));
-    let f = Fake::new(&s.path, "x", true);
+    let f = FakeSupervise::new(&s.path, "x", true);
     let st = status(p, 3, false, Want::Up);
     f.write(&st, Some(&xstatus(sig, st.when)));
     let out = svstat(&[&f.dir]);
@@ -165,7 +137,7 @@ fn vanished_pid_is_stale() {
 #[test]
 fn unsupervised_up_is_stale_and_djb_worded() {
     let s = Scratch::new("stale-unsup");
-    let f = Fake::new(&s.path, "x", false);
+    let f = FakeSupervise::new(&s.path, "x", false);
     let st = status(std::process::id(), 3, false, Want::Up);
     f.write(&st, None);
     let out = svstat(&[&f.dir]);
@@ -206,7 +178,7 @@ fn verbose_and_json_match_text() {
     assert!(poll_until(Duration::from_secs(5), || ProcSig::of(p).is_ok()));
     let sig = ProcSig::of(p).unwrap();
 
-    let up = Fake::new(&s.path, "up", true);
+    let up = FakeSupervise::new(&s.path, "up", true);
     let st = status(p, 3 * 3600 + 125, false, Want::Up);
     let mut x = xstatus(sig, st.when);
     x.set(FLAG_READY, true);
@@ -221,14 +193,14 @@ fn verbose_and_json_match_text() {
     });
     up.write(&st, Some(&x));
 
-    let odd = Fake::new(&s.path, "odd", true);
+    let odd = FakeSupervise::new(&s.path, "odd", true);
     std::fs::write(odd.dir.join("down"), "").unwrap();
     let st2 = status(p, 42, true, Want::Down);
     let mut x2 = xstatus(sig, st2.when);
     x2.set(FLAG_READY, false);
     odd.write(&st2, Some(&x2));
 
-    let down = Fake::new(&s.path, "down", true);
+    let down = FakeSupervise::new(&s.path, "down", true);
     let st3 = status(0, 65, false, Want::Up);
     let mut x3 = xstatus(ProcSig::default(), st3.when);
     x3.push_death(Death {
@@ -237,7 +209,7 @@ fn verbose_and_json_match_text() {
     });
     down.write(&st3, Some(&x3));
 
-    let plain = Fake::new(&s.path, "plain", true);
+    let plain = FakeSupervise::new(&s.path, "plain", true);
     plain.write(&status(0, 5, false, Want::Down), None);
 
     let dirs = [&up.dir, &odd.dir, &down.dir, &plain.dir];
@@ -323,7 +295,7 @@ fn leftover_record_of_a_dead_supervise_is_ignored() {
     .is_ok()));
     let old_sig = ProcSig::of(old_supervisor).unwrap();
     g.kill_all();
-    let f = Fake::new(&s.path, "x", true);
+    let f = FakeSupervise::new(&s.path, "x", true);
     let st = status(0, 8, false, Want::Down);
     let mut x = XStatus::new(old_sig);
     x.push_death(Death {

@@ -292,3 +292,60 @@ pub fn run_with_input(cmd: &mut Command, input: &[u8], limit: Duration) -> std::
     let _ = watchdog.join();
     out
 }
+
+/// A service directory whose "supervise" is the test itself: `ok` and
+/// `control` fifos, held open for reading when `running`, so svc, svok and
+/// svstat (ours or djb's) see a supervise; the test writes `status` itself.
+pub struct FakeSupervise {
+    pub dir: PathBuf,
+    pub ok: Option<std::fs::File>,
+    pub control: Option<std::fs::File>,
+}
+
+fn fifo_reader(p: &Path) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(p)
+        .expect("open fifo for reading")
+}
+
+impl FakeSupervise {
+    pub fn new(root: &Path, name: &str, running: bool) -> FakeSupervise {
+        let dir = root.join(name);
+        std::fs::create_dir_all(dir.join("supervise")).expect("mkdir supervise");
+        for f in ["ok", "control"] {
+            nix::unistd::mkfifo(
+                &dir.join("supervise").join(f),
+                nix::sys::stat::Mode::from_bits_truncate(0o600),
+            )
+            .expect("mkfifo");
+        }
+        let (ok, control) = if running {
+            (
+                Some(fifo_reader(&dir.join("supervise/ok"))),
+                Some(fifo_reader(&dir.join("supervise/control"))),
+            )
+        } else {
+            (None, None)
+        };
+        FakeSupervise { dir, ok, control }
+    }
+
+    /// What was written to the control fifo since the last call.
+    pub fn drain(&mut self) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        if let Some(f) = &mut self.control {
+            while let Ok(n) = f.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+        }
+        out
+    }
+}
