@@ -228,9 +228,8 @@ fn own_output_goes_to_svscan_log() {
         "warnings go to the log, not stderr"
     );
     // SIGTERM: the tree goes down, .svscan/log last, exit 0.
-    signal(pid, Signal::SIGTERM);
-    let code = wait_code(g.child(pid).unwrap(), Duration::from_secs(30));
-    assert_eq!(code, Some(0), "{}", stderr_of(&err));
+    let (code, e) = stop_svscan(&mut g, pid, Signal::SIGTERM, &err, Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{e}");
     assert!(read_log(&log).contains("svscan: info: got SIGTERM: stopping"));
     assert!(!supervised(&log));
 }
@@ -248,9 +247,7 @@ fn stuck_service_is_killed_and_exit_says_so() {
     let pid = start_svscan(&mut g, &root, &err);
     assert!(poll_until(T, || up_pid(&x).is_some()));
     std::thread::sleep(Duration::from_millis(200));
-    signal(pid, Signal::SIGTERM);
-    let code = wait_code(g.child(pid).unwrap(), Duration::from_secs(30));
-    let e = stderr_of(&err);
+    let (code, e) = stop_svscan(&mut g, pid, Signal::SIGTERM, &err, Duration::from_secs(30));
     assert_eq!(code, Some(111), "{e}");
     assert!(
         e.contains("stubborn did not down within 0.5s: sending KILL (svc -k)"),

@@ -58,22 +58,12 @@ fn restarts_on_either_side_lose_no_line() {
 
     // Ordered shutdown, then check: 1..N, each once, and N is the last one
     // the service wrote.
-    signal(pid, Signal::SIGTERM);
-    let code = wait_code(g.child(pid).unwrap(), Duration::from_secs(40));
-    assert_eq!(
-        code,
-        Some(0),
-        "{}",
-        std::fs::read_to_string(&err).unwrap_or_default()
-    );
+    let (code, e) = stop_svscan(&mut g, pid, Signal::SIGTERM, &err, Duration::from_secs(40));
+    assert_eq!(code, Some(0), "{e}");
     let text = read_log(&log);
     let ns = numbers(&text, "n ");
     assert_contiguous(&ns, "numbers log");
-    let last: u64 = std::fs::read_to_string(x.join("counter"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let last = counter(&x);
     assert_eq!(
         ns.last().copied(),
         Some(last),
@@ -117,14 +107,8 @@ fn demo_tree_stops_on_sigint_with_nothing_lost() {
     }));
     // Ctrl-C: SIGINT to svscan only (the terminal's foreground group holds
     // svscan alone; every supervise has its own group).
-    signal(pid, Signal::SIGINT);
-    let code = wait_code(g.child(pid).unwrap(), Duration::from_secs(40));
-    assert_eq!(
-        code,
-        Some(0),
-        "{}",
-        std::fs::read_to_string(&err).unwrap_or_default()
-    );
+    let (code, e) = stop_svscan(&mut g, pid, Signal::SIGINT, &err, Duration::from_secs(40));
+    assert_eq!(code, Some(0), "{e}");
     let text = read_log(&log);
     let bodies: Vec<&str> = text
         .lines()

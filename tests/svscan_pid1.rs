@@ -108,11 +108,7 @@ fn pid1_reaps_orphans_and_stops_in_order() {
     let text = read_log(&x.join("log"));
     let ns = numbers(&text, "n ");
     assert_contiguous(&ns, "numbers log");
-    let last: u64 = std::fs::read_to_string(x.join("counter"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let last = counter(&x);
     assert_eq!(ns.last().copied(), Some(last));
     assert!(
         text.contains(&format!("stopped at {last}")),

@@ -159,3 +159,26 @@ pub fn counting_service(root: &Path, name: &str, prefix: &str, pause: &str) -> P
         ),
     )
 }
+
+/// Sends `sig` to svscan `pid` (started by `g`), waits up to `limit` for it
+/// to exit; returns its exit code and what it wrote to `err`.
+pub fn stop_svscan(
+    g: &mut Guard,
+    pid: u32,
+    sig: nix::sys::signal::Signal,
+    err: &Path,
+    limit: Duration,
+) -> (Option<i32>, String) {
+    signal(pid, sig);
+    let code = g.child(pid).and_then(|c| wait_code(c, limit));
+    (code, std::fs::read_to_string(err).unwrap_or_default())
+}
+
+/// The last number a `counting_service` wrote (its ./counter file).
+pub fn counter(dir: &Path) -> u64 {
+    std::fs::read_to_string(dir.join("counter"))
+        .expect("counter file")
+        .trim()
+        .parse()
+        .expect("counter number")
+}
