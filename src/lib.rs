@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod cli;
 pub mod control;
+pub mod duration;
 pub mod errstr;
 pub mod exit;
 pub mod lock;

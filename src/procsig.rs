@@ -30,6 +30,28 @@ impl ProcSig {
     }
 }
 
+/// This boot's identity (`/proc/sys/kernel/random/boot_id`, a UUID) as 16
+/// bytes. A signature recorded under another boot id never matches: after
+/// an unclean reboot the same pid and start time can name anything.
+pub fn boot_id() -> io::Result<[u8; 16]> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?;
+    parse_boot_id(&text).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad boot_id"))
+}
+
+/// Parses a UUID (`8-4-4-4-12` hex digits, trailing newline allowed).
+pub fn parse_boot_id(text: &str) -> Option<[u8; 16]> {
+    let hex: Vec<u8> = text.trim().bytes().filter(|&b| b != b'-').collect();
+    if hex.len() != 32 || text.trim().len() != 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, pair) in hex.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
 /// Extracts field 22 (starttime) from a `/proc/PID/stat` line. The command
 /// name (field 2) may hold spaces and parentheses, so fields are counted
 /// from the last `)`.
@@ -53,6 +75,17 @@ mod tests {
     fn rejects_short() {
         assert_eq!(parse_starttime("1 (x) S 1 2"), None);
         assert_eq!(parse_starttime("garbage"), None);
+    }
+
+    #[test]
+    fn boot_ids() {
+        let id = parse_boot_id("0123abcd-4567-89ef-0011-223344556677\n").unwrap();
+        assert_eq!(id[0], 0x01);
+        assert_eq!(id[15], 0x77);
+        assert_eq!(parse_boot_id("0123abcd456789ef0011223344556677"), None);
+        assert_eq!(parse_boot_id("zz23abcd-4567-89ef-0011-223344556677"), None);
+        assert_eq!(parse_boot_id(""), None);
+        assert_eq!(boot_id().unwrap(), boot_id().unwrap());
     }
 
     #[test]
