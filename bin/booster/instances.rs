@@ -76,7 +76,7 @@ impl Instances {
         if let Some(i) = self.map.get_mut(&pid) {
             if !i.terminating {
                 i.terminating = true;
-                i.kill_at = Some(Instant::now() + grace);
+                i.kill_at = Some(svkit::duration::deadline(Instant::now(), grace));
                 term_group(pid);
             }
         }
@@ -170,21 +170,22 @@ pub fn end_survivors(path: &Path, grace: Duration, log: &crate::log::Log) -> usi
     let mut killed = false;
     while !live.is_empty() {
         let now = Instant::now();
-        if !killed && now >= start + grace {
+        if !killed && now >= svkit::duration::deadline(start, grace) {
             for (s, _) in &live {
                 signal_group(s.pid, Signal::SIGKILL);
             }
             killed = true;
         }
+        let kill_at = svkit::duration::deadline(start, grace);
         let end = if killed {
-            start + grace + Duration::from_secs(1)
+            svkit::duration::deadline(kill_at, Duration::from_secs(1))
         } else {
-            start + grace
+            kill_at
         };
         if killed && now >= end {
             break;
         }
-        let ms = end.saturating_duration_since(now).as_millis().min(1000) as i32;
+        let ms = svkit::duration::poll_timeout_ms(now, end).min(1000);
         let mut pfds: Vec<libc::pollfd> = live
             .iter()
             .map(|(_, fd)| libc::pollfd {

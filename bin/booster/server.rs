@@ -172,10 +172,7 @@ impl Server {
         }
         match next {
             None => -1,
-            Some(t) => {
-                let d = t.saturating_duration_since(Instant::now());
-                (d.as_millis() as i32).saturating_add(1).min(60_000)
-            }
+            Some(t) => svkit::duration::poll_timeout_ms(Instant::now(), t).min(60_000),
         }
     }
 
