@@ -146,3 +146,101 @@ fn a_huge_grace_in_launched_does_not_abort_the_invoker() {
     let st = wait_pid(&mut g, inv, Duration::from_secs(5)).expect("invoker exits");
     assert_eq!(st.code(), Some(7));
 }
+
+fn strace() -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from("/usr/bin/strace");
+    let ok = p.exists()
+        && Command::new(&p)
+            .args(["-qq", "-e", "trace=none", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    ok.then_some(p)
+}
+
+fn write_registry(path: &std::path::Path, pids: &[u32]) {
+    let list: Vec<svkit::registry::Entry> = pids
+        .iter()
+        .map(|&p| svkit::registry::Entry {
+            sig: svkit::procsig::ProcSig::of(p).unwrap(),
+            argv0: b"x".to_vec(),
+        })
+        .collect();
+    std::fs::write(path, svkit::registry::format(&list)).unwrap();
+}
+
+/// Pid of the first child of `parent` (from /proc), if any.
+fn child_of(parent: u32) -> Option<u32> {
+    descendants(parent).into_iter().next()
+}
+
+#[test]
+fn survivors_and_instances_are_signalled_only_through_pidfds() {
+    let Some(st) = strace() else {
+        eprintln!("signalled_only_through_pidfds: skipped: strace cannot trace here");
+        return;
+    };
+    let mut g = Guard::new();
+    let d = Scratch::new("sig-pidfd");
+    let sock = d.join("socket");
+    // A survivor leading its own group with a member, and one that leads
+    // no group (the old code fell back to kill(pid) for it).
+    let leader = g.spawn(Command::new("setsid").args(["sh", "-c", "sleep 1000 & exec sleep 1000"]));
+    let plain = g.spawn(Command::new("sleep").arg("1000"));
+    assert!(poll_until(Duration::from_secs(5), || child_of(leader).is_some()));
+    let member = child_of(leader).unwrap();
+    write_registry(&d.join("socket.instances"), &[leader, plain]);
+    let trace = d.join("trace");
+    let log = std::fs::File::create(d.join("log")).unwrap();
+    let tracer = g.spawn(
+        Command::new(st)
+            .args([
+                "-qq",
+                "-e",
+                "trace=kill,tkill,tgkill,pidfd_send_signal",
+                "-o",
+            ])
+            .arg(&trace)
+            .arg(bin("booster"))
+            .args(["-e", "-k", "300ms"])
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(log),
+    );
+    assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
+        &sock
+    )
+    .is_ok()));
+    assert!(gone(&[leader, member, plain], Duration::from_secs(5)));
+    let log_text = || std::fs::read_to_string(d.join("log")).unwrap_or_default();
+    // An instance that ignores TERM: TERM on EOF, KILL after the grace.
+    let inv = g.spawn(
+        ours("invoker")
+            .arg("-s")
+            .arg(&sock)
+            .args(["sh", "-c", "trap '' TERM; sleep 1000 & wait"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(poll_until(Duration::from_secs(5), || log_text()
+        .contains("launched pid")));
+    std::thread::sleep(Duration::from_millis(100));
+    signal(inv, nix::sys::signal::Signal::SIGKILL);
+    assert!(
+        poll_until(Duration::from_secs(5), || log_text()
+            .contains("grace over, KILL")),
+        "{}",
+        log_text()
+    );
+    // Stop: the spare goes too.
+    let booster = child_of(tracer).expect("booster under strace");
+    signal(booster, nix::sys::signal::Signal::SIGTERM);
+    assert!(wait_pid(&mut g, tracer, Duration::from_secs(10)).is_some());
+    let t = std::fs::read_to_string(&trace).unwrap();
+    let by_number: Vec<&str> = t
+        .lines()
+        .filter(|l| l.starts_with("kill(") || l.starts_with("tkill(") || l.starts_with("tgkill("))
+        .collect();
+    assert!(by_number.is_empty(), "signalled by number:\n{t}");
+    assert!(t.contains("pidfd_send_signal("), "{t}");
+}

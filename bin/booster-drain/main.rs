@@ -42,8 +42,10 @@ fn main() {
         .unwrap_or_else(|e| fatal(PROG, &svkit::exit::unable("read", &path, &e)));
     let entries = svkit::registry::parse(&bytes)
         .unwrap_or_else(|m| fatal(PROG, &format!("unable to read {}: {m}", path.display())));
-    // A pidfd pins the pid: checked after opening, the signature cannot
-    // be taken over by a recycled pid while we wait.
+    // A pidfd does not reserve the pid number; it names one process. The
+    // signature is checked after opening, so a live entry's pidfd is the
+    // listed process and its readiness is that process's exit. Nothing is
+    // signalled here; the signature is re-read on every wake-up.
     let mut live: Vec<(ProcSig, Option<std::os::fd::OwnedFd>)> = Vec::new();
     for e in entries {
         let fd = svkit::sys::pidfd_open(e.sig.pid).ok();
