@@ -10,7 +10,7 @@ use common::*;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use svkit::wire::{self, Reply};
 
 const HUGE: &str = "10000000000000000000s";
@@ -243,4 +243,237 @@ fn survivors_and_instances_are_signalled_only_through_pidfds() {
         .collect();
     assert!(by_number.is_empty(), "signalled by number:\n{t}");
     assert!(t.contains("pidfd_send_signal("), "{t}");
+}
+
+const FLOOD_ENV: &str = "SVKIT_TEST_FLOOD_SOCKET";
+const FLOOD_COUNT_ENV: &str = "SVKIT_TEST_FLOOD_COUNT";
+const FLOOD_CONNS: usize = 1400;
+
+/// Not a test by itself: the flooder of
+/// `refused_peers_flooding_do_not_slow_allowed_launches`, which runs this
+/// binary again (`--exact flood_helper`) under setpriv as uid 65534. It
+/// holds FLOOD_CONNS connections, never closes one before the booster
+/// has closed it completely, and reconnects at once; it writes how many
+/// connections it made to `SOCKET.count` now and then.
+#[test]
+fn flood_helper() {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let Some(sock) = std::env::var_os(FLOOD_ENV) else {
+        return;
+    };
+    let addr = UnixAddr::new(std::path::Path::new(&sock)).unwrap();
+    let count_file = std::env::var_os(FLOOD_COUNT_ENV).unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    // (socket, EOF seen: poll it for HUP only)
+    let mut open: Vec<(OwnedFd, bool)> = Vec::new();
+    let mut made: u64 = 0;
+    let mut last_report = Instant::now();
+    while Instant::now() < end {
+        let mut full = false;
+        while open.len() < FLOOD_CONNS {
+            let fd = match socket(
+                AddressFamily::Unix,
+                SockType::Stream,
+                SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                None,
+            ) {
+                Ok(fd) => fd,
+                Err(_) => {
+                    full = true;
+                    break;
+                }
+            };
+            match connect(fd.as_raw_fd(), &addr) {
+                Ok(()) => {
+                    open.push((fd, false));
+                    made += 1;
+                }
+                Err(_) => {
+                    full = true;
+                    break;
+                }
+            }
+        }
+        let mut p: Vec<libc::pollfd> = open
+            .iter()
+            .map(|(fd, eof)| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: if *eof { 0 } else { libc::POLLIN },
+                revents: 0,
+            })
+            .collect();
+        let _ = svkit::sys::poll_fds(&mut p, if full { 1 } else { 50 });
+        let mut k = 0;
+        open.retain_mut(|(fd, eof)| {
+            let r = p[k].revents;
+            k += 1;
+            if r & (libc::POLLHUP | libc::POLLERR) != 0 {
+                return false;
+            }
+            if r & libc::POLLIN != 0 {
+                let mut b = [0u8; 4096];
+                match nix::unistd::read(fd.as_raw_fd(), &mut b) {
+                    Ok(0) => *eof = true,
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EAGAIN) => {}
+                    Err(_) => return false,
+                }
+            }
+            true
+        });
+        if last_report.elapsed() > Duration::from_millis(100) {
+            let _ = std::fs::write(&count_file, format!("{made} {}", open.len()));
+            last_report = Instant::now();
+        }
+    }
+}
+
+fn flood_counts(file: &std::path::Path) -> (u64, usize) {
+    let t = std::fs::read_to_string(file).unwrap_or_default();
+    let mut f = t.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+    (f.next().unwrap_or(0), f.next().unwrap_or(0) as usize)
+}
+
+/// Wall time of one allowed launch of /bin/true, or None after 10 s.
+fn launch_time(g: &mut Guard, b: &Booster) -> Option<Duration> {
+    let t = Instant::now();
+    let pid = g.spawn(b.invoker().arg("/bin/true").stderr(Stdio::null()));
+    let st = wait_pid(g, pid, Duration::from_secs(10))?;
+    assert_eq!(st.code(), Some(0), "{}", b.log_text());
+    Some(t.elapsed())
+}
+
+#[test]
+fn refused_peers_flooding_do_not_slow_allowed_launches() {
+    let sp = std::path::PathBuf::from("/usr/bin/setpriv");
+    if !nix::unistd::getuid().is_root() || !sp.exists() {
+        eprintln!("refused_peers_flooding: skipped: needs root and setpriv");
+        return;
+    }
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "flood", &["-u", "4321"]);
+    let out = Scratch::new("flood-out");
+    std::fs::set_permissions(
+        &out.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let count = out.join("count");
+    let me = std::env::current_exe().unwrap();
+    g.spawn(
+        Command::new(&sp)
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&me)
+            .args(["--exact", "flood_helper", "--nocapture", "--test-threads=1"])
+            .env(FLOOD_ENV, &b.sock)
+            .env(FLOOD_COUNT_ENV, &count)
+            .current_dir("/")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        poll_until(Duration::from_secs(10), || flood_counts(&count).0
+            >= 2 * FLOOD_CONNS as u64),
+        "the flooder never got going: {:?}",
+        flood_counts(&count)
+    );
+    // Launches spread over a couple of seconds of flood.
+    std::thread::sleep(Duration::from_millis(500));
+    let (made0, _) = flood_counts(&count);
+    let log_lines0 = b.log_text().lines().count();
+    let t0 = Instant::now();
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        times.push(launch_time(&mut g, &b).unwrap_or(Duration::from_secs(10)));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let spent = t0.elapsed();
+    let (made1, held) = flood_counts(&count);
+    let log = b.log_text();
+    let refusal_lines = log
+        .lines()
+        .skip(log_lines0)
+        .filter(|l| l.contains("refused"))
+        .count();
+    let ms: Vec<u128> = times.iter().map(|t| t.as_millis()).collect();
+    let worst = times.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "flood: {} reconnects in {spent:?} ({held} held); launches ms {ms:?}; worst {worst:?}; {refusal_lines} refusal lines",
+        made1.saturating_sub(made0)
+    );
+    assert!(
+        worst < Duration::from_millis(500),
+        "launch times under flood (ms): {ms:?}"
+    );
+    // Refused peers are closed at once: the flooder had to reconnect.
+    assert!(
+        made1 > made0 + 1000,
+        "refused peers were not closed at once: {made0} -> {made1}"
+    );
+    // Logged, but rate-limited: a few lines a second, not one per peer.
+    let budget = 20 * (spent.as_secs() as usize + 2);
+    assert!(
+        refusal_lines <= budget,
+        "{refusal_lines} refusal lines in {spent:?}"
+    );
+    assert!(log.contains("refused uid 65534"), "{log}");
+}
+
+#[test]
+fn invoker_gives_up_connecting_to_a_full_backlog_with_111() {
+    use nix::sys::socket::{
+        bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+    };
+    use std::os::fd::AsRawFd;
+    let mut g = Guard::new();
+    let d = Scratch::new("connect-deadline");
+    let sock = d.join("socket");
+    // A listener that never accepts, its backlog (0: one pending) full.
+    let l = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    let addr = UnixAddr::new(&sock).unwrap();
+    bind(l.as_raw_fd(), &addr).unwrap();
+    listen(&l, Backlog::new(0).unwrap()).unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        let c = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .unwrap();
+        if connect(c.as_raw_fd(), &addr).is_err() {
+            break;
+        }
+        fillers.push(c);
+        assert!(fillers.len() < 100, "backlog never filled");
+    }
+    let t = Instant::now();
+    let err = d.join("err");
+    let pid = g.spawn(
+        ours("invoker")
+            .arg("-s")
+            .arg(&sock)
+            .arg("/bin/true")
+            .stderr(std::fs::File::create(&err).unwrap()),
+    );
+    let st = wait_pid(&mut g, pid, Duration::from_secs(15)).expect("invoker gives up");
+    let took = t.elapsed();
+    let msg = std::fs::read_to_string(&err).unwrap();
+    assert_eq!(st.code(), Some(111), "{msg}");
+    assert!(
+        msg.starts_with("invoker: fatal: unable to connect to "),
+        "{msg}"
+    );
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(9),
+        "{took:?}"
+    );
 }
