@@ -13,6 +13,7 @@ pub mod lock;
 pub mod multilog_lines;
 pub mod multilog_script;
 pub mod procsig;
+pub mod procstat;
 pub mod registry;
 pub mod selfpipe;
 pub mod status;
