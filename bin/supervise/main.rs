@@ -9,8 +9,6 @@ mod takeover;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -97,9 +95,12 @@ fn run(
                 .as_ref()
                 .and_then(|c| c.notify.as_ref())
                 .map(|f| f.as_fd());
+            // Our own child is seen through SIGCHLD; only an adopted one
+            // (not our child) through its pidfd.
             let pidfd: Option<BorrowedFd> = sup
                 .child
                 .as_ref()
+                .filter(|c| c.adopted)
                 .and_then(|c| c.pidfd.as_ref())
                 .map(|f| f.as_fd());
             let mut fds = vec![
@@ -142,20 +143,35 @@ fn run(
     }
 }
 
-/// Reaps every finished child (WNOHANG, in a loop).
+/// Handles every exited child. Each is looked at first without reaping
+/// (waitid WNOWAIT): `run` may have to stay a zombie so its process group
+/// id is not recycled before a `timeout-kill` deadline (see `state::Held`).
+/// Nothing is signalled here, and nothing is ever signalled after reaping.
 fn reap(sup: &mut state::Sup, now: Instant) {
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => return,
-            Ok(WaitStatus::Exited(pid, code)) => sup.on_reaped(pid.as_raw() as u32, code << 8, now),
-            Ok(WaitStatus::Signaled(pid, sig, core)) => {
-                let w = sig as i32 | if core { 0x80 } else { 0 };
-                sup.on_reaped(pid.as_raw() as u32, w, now)
+    use svkit::sys::{peek_exit, peek_exited, reap_raw};
+    // By pid: a held zombie, older, would hide them from a waitid(P_ALL).
+    if let Some(pid) = sup.own_run() {
+        if let Ok(Some(w)) = peek_exit(pid) {
+            if !sup.on_child_exit(w, now) {
+                let _ = reap_raw(pid as i32);
             }
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
         }
+    }
+    if let Some(pid) = sup.finish.as_ref().map(|f| f.pid) {
+        if let Ok(Some(_)) = reap_raw(pid as i32) {
+            sup.on_finish_reaped();
+        }
+    }
+    // Anything else (children supervise inherited across exec).
+    while let Some(pid) = peek_exited() {
+        let ours = sup.own_run() == Some(pid)
+            || sup.finish.as_ref().is_some_and(|f| f.pid == pid)
+            || sup.held.iter().any(|h| h.pid == pid);
+        if ours {
+            // Handled above, or at the next SIGCHLD, or kept for a deadline.
+            return;
+        }
+        let _ = reap_raw(pid as i32);
     }
 }
 
