@@ -85,8 +85,8 @@ fn run(
         let timeout = match sup.deadline() {
             None => PollTimeout::NONE,
             Some(t) => {
-                let ms = t.saturating_duration_since(Instant::now()).as_millis() + 1;
-                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+                let ms = svkit::duration::poll_timeout_ms(Instant::now(), t);
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
         };
         let (sig_ready, ctl_ready, notify_ready, pidfd_ready) = {

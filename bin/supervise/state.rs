@@ -113,6 +113,10 @@ impl Sup {
                 self.warn_once(m);
                 None
             }
+            config::Opt::Clamped(v, m) => {
+                self.warn_once(m);
+                Some(v)
+            }
         }
     }
 
