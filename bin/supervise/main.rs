@@ -183,8 +183,17 @@ fn read_control(sup: &mut state::Sup, fs: &mut files::Files, now: Instant) {
         match fs.control.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
+                // Byte by byte as djb's supervise: a start that is due
+                // happens before the next byte, and once `x` finds nothing
+                // running the rest is not read. So bytes in one write act
+                // as the same bytes one at a time (`svc -ox` on a down
+                // service runs it once, then exits; `-xu` exits at once).
                 for &b in &buf[..n] {
                     sup.on_control(b, now);
+                    sup.tick(now);
+                    if sup.done() {
+                        return;
+                    }
                 }
                 if n < buf.len() {
                     return;

@@ -298,7 +298,9 @@ impl Sup {
 
     /// When a start is allowed by the floor.
     fn start_time(&self) -> Option<Instant> {
-        if !self.pending || self.child.is_some() || self.finish.is_some() || self.exiting {
+        // `x` does not cancel a start asked for before it (`svc -ox`):
+        // djb's supervise would have started it already.
+        if !self.pending || self.child.is_some() || self.finish.is_some() {
             return None;
         }
         Some(self.last_start.map_or(self.born, |t| t + FLOOR))
@@ -320,7 +322,11 @@ impl Sup {
     /// True when supervise should exit now (`x` and nothing runs, nor
     /// waits for its group's kill deadline).
     pub fn done(&self) -> bool {
-        self.exiting && self.child.is_none() && self.finish.is_none() && self.held.is_empty()
+        self.exiting
+            && !self.pending
+            && self.child.is_none()
+            && self.finish.is_none()
+            && self.held.is_empty()
     }
 
     /// Fires due deadlines and starts `run` when due.
@@ -388,8 +394,9 @@ impl Sup {
                 }
             }
             Err(e) => {
-                // Keep supervising: retry at the floor, say it once per cause.
-                self.pending = self.want == Want::Up;
+                // Keep supervising: retry at the floor, say it once per
+                // cause. After `x`, a failed start counts as a death.
+                self.pending = self.want == Want::Up && !self.exiting;
                 let m = svkit::exit::unable("start", std::path::Path::new(&format!("{l}/run")), &e);
                 if self.start_failure.as_deref() != Some(m.as_str()) {
                     svkit::exit::warn("supervise", &m);
@@ -457,7 +464,7 @@ mod tests {
 
     #[test]
     fn x_when_down_means_done_and_stops_starts() {
-        let mut s = Sup::new("t".into(), Want::Up);
+        let mut s = Sup::new("t".into(), Want::Down);
         assert!(!s.done());
         s.on_control(b'x', Instant::now());
         assert!(s.done());
@@ -465,6 +472,16 @@ mod tests {
         let (st, x) = s.records();
         assert_eq!(st.pid, 0);
         assert!(x.has(xstatus::FLAG_EXITING));
+    }
+
+    #[test]
+    fn x_keeps_a_start_asked_for_before_it() {
+        let now = Instant::now();
+        let mut s = Sup::new("t".into(), Want::Down);
+        s.on_control(b'o', now);
+        s.on_control(b'x', now);
+        assert!(!s.done(), "the start asked for by o is still due");
+        assert!(s.deadline().is_some());
     }
 
     #[test]
