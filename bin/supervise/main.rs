@@ -20,6 +20,8 @@ use svkit::status::Want;
 const PROG: &str = "supervise";
 
 fn main() {
+    // Before anything opens a descriptor (issue 11, defect 6).
+    svkit::sys::open_std_fds();
     svkit::cli::help_version(PROG, "dir", "Starts DIR/run and restarts it when it exits; obeys svc through\nDIR/supervise/control and publishes DIR/supervise/status.");
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     if args.len() != 1 {
