@@ -12,6 +12,7 @@ pub mod exit;
 pub mod lock;
 pub mod multilog_lines;
 pub mod multilog_script;
+pub mod pidfd;
 pub mod procsig;
 pub mod procstat;
 pub mod registry;

@@ -600,6 +600,26 @@ fn child_fail(fail: &[u8]) -> ! {
     }
 }
 
+// --- booster ---
+
+/// pidfd_send_signal(2) with `flags` (0, or `PIDFD_SIGNAL_PROCESS_GROUP`).
+pub fn pidfd_send_signal_flags(fd: RawFd, sig: libc::c_int, flags: u32) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments and a null siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            flags,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
