@@ -477,3 +477,78 @@ fn invoker_gives_up_connecting_to_a_full_backlog_with_111() {
         "{took:?}"
     );
 }
+
+/// Bytes this socket has sent that the peer has not read yet.
+fn unread_by_peer(s: &UnixStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int through a valid pointer.
+    let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r == 0 {
+        n
+    } else {
+        0
+    }
+}
+
+#[test]
+fn a_mebibyte_argv_then_env_one_byte_at_a_time_is_decoded_in_linear_time() {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "drip", &[]);
+    let mut argv = vec![b"/bin/true".to_vec()];
+    argv.extend((0..7).map(|_| vec![b'a'; 128_000]));
+    let env: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("VAR{i:04}=value").into_bytes())
+        .collect();
+    let req = wire::Request {
+        version: wire::VERSION,
+        flags: wire::FLAG_WAIT,
+        argv,
+        env,
+        cwd: b"/".to_vec(),
+    };
+    let bytes = wire::encode_request(&req);
+    assert!(wire::decode_request(&bytes).unwrap().is_some());
+    // HELLO and ARGV at once (with the descriptors), the rest a byte at a
+    // time, each read by the booster before the next is sent.
+    let head = 16 + 8 + 4 + req.argv.iter().map(|a| 4 + a.len()).sum::<usize>();
+    let mut s = UnixStream::connect(&b.sock).unwrap();
+    let mut at = sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(&bytes[..head])],
+        &[ControlMessage::ScmRights(&[0, 1, 2])],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    s.write_all(&bytes[at..head]).unwrap();
+    at = head;
+    let t = Instant::now();
+    let limit = Duration::from_secs(20);
+    while at < bytes.len() {
+        if s.write_all(&bytes[at..at + 1]).is_err() {
+            break; // refused (the old decoder ran out of time)
+        }
+        at += 1;
+        while unread_by_peer(&s) > 0 && t.elapsed() < limit {
+            std::thread::yield_now();
+        }
+    }
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let took = t.elapsed();
+    let reply = wire::decode_reply(&buf[..n]).ok().flatten().map(|(r, _)| r);
+    eprintln!(
+        "drip: {} bytes one at a time in {took:?}",
+        bytes.len() - head
+    );
+    assert!(
+        matches!(reply, Some(Reply::Launched { .. })),
+        "{reply:?}\n{}",
+        b.log_text()
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}

@@ -52,7 +52,7 @@ impl Server {
             let id = self.next_id;
             self.next_id += 1;
             let state = State::Reading {
-                buf: Vec::new(),
+                decoder: wire::RequestDecoder::new(),
                 fds: Vec::new(),
                 deadline: Instant::now() + REQUEST_TIME,
             };
