@@ -552,3 +552,50 @@ fn a_mebibyte_argv_then_env_one_byte_at_a_time_is_decoded_in_linear_time() {
     );
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
+
+#[test]
+fn planted_symlinks_at_the_lock_and_the_registry_temp_touch_nothing() {
+    use std::os::unix::fs::symlink;
+    let mut g = Guard::new();
+    let d = Scratch::new("planted");
+    let victim = d.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let mtime = || std::fs::metadata(&victim).unwrap().modified().unwrap();
+    let before = mtime();
+    // SOCKET.lock → victim, and → a file that does not exist yet.
+    let sock = d.join("socket");
+    symlink(&victim, d.join("socket.lock")).unwrap();
+    let err = d.join("err");
+    let mut b = ours("booster");
+    b.arg("-e")
+        .arg(&sock)
+        .stderr(std::fs::File::create(&err).unwrap());
+    let code = code_within(&mut g, &mut b, Duration::from_secs(5));
+    let text = std::fs::read_to_string(&err).unwrap();
+    assert_eq!(code, Some(111), "{text}");
+    assert!(
+        text.starts_with("booster: fatal: unable to acquire "),
+        "{text}"
+    );
+    std::fs::remove_file(d.join("socket.lock")).unwrap();
+    symlink(d.join("created"), d.join("socket.lock")).unwrap();
+    let mut b = ours("booster");
+    b.arg("-e").arg(&sock).stderr(Stdio::null());
+    assert_eq!(
+        code_within(&mut g, &mut b, Duration::from_secs(5)),
+        Some(111)
+    );
+    assert!(!d.join("created").exists());
+    std::fs::remove_file(d.join("socket.lock")).unwrap();
+    // SOCKET.instances.new → victim: the registry is written beside it.
+    symlink(&victim, d.join("socket.instances.new")).unwrap();
+    let b = start_booster_in(&mut g, Scratch::new("planted-b"), sock, &[]);
+    let inv = g.spawn(b.invoker().args(["sleep", "1000"]).stderr(Stdio::null()));
+    b.wait_listed(1);
+    signal(inv, nix::sys::signal::Signal::SIGKILL);
+    b.wait_listed(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(mtime(), before);
+    let reg = std::fs::symlink_metadata(b.registry()).unwrap();
+    assert!(reg.file_type().is_file());
+}
