@@ -161,10 +161,7 @@ fn strace() -> Option<std::path::PathBuf> {
 fn write_registry(path: &std::path::Path, pids: &[u32]) {
     let list: Vec<svkit::registry::Entry> = pids
         .iter()
-        .map(|&p| svkit::registry::Entry {
-            sig: svkit::procsig::ProcSig::of(p).unwrap(),
-            argv0: b"x".to_vec(),
-        })
+        .map(|&p| svkit::registry::Entry::here(svkit::procsig::ProcSig::of(p).unwrap(), b"x"))
         .collect();
     std::fs::write(path, svkit::registry::format(&list)).unwrap();
 }
@@ -598,4 +595,60 @@ fn planted_symlinks_at_the_lock_and_the_registry_temp_touch_nothing() {
     assert_eq!(mtime(), before);
     let reg = std::fs::symlink_metadata(b.registry()).unwrap();
     assert!(reg.file_type().is_file());
+}
+
+fn boot_id_text() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A registry line in version 2 (`pid starttime argv0 bootid`).
+fn line_v2(pid: u32, boot: &str) -> String {
+    let s = svkit::procsig::ProcSig::of(pid).unwrap();
+    format!("{} {} sleep {boot}\n", s.pid, s.start)
+}
+
+#[test]
+fn a_registry_entry_from_another_boot_never_matches() {
+    let mut g = Guard::new();
+    let d = Scratch::new("boot-id");
+    let reg = d.join("reg");
+    let drain = |g: &mut Guard, t: &str| {
+        let mut c = ours("booster-drain");
+        c.arg(&reg).args(["-T", t]).stderr(Stdio::null());
+        code_within(g, &mut c, Duration::from_secs(10))
+    };
+    let other = "00000000-1111-2222-3333-444444444444";
+    let pid = g.spawn(Command::new("sleep").arg("1000"));
+    // Same pid and start time, another boot: not an instance.
+    std::fs::write(&reg, line_v2(pid, other)).unwrap();
+    assert_eq!(drain(&mut g, "300ms"), Some(0));
+    // This boot: still alive.
+    std::fs::write(&reg, line_v2(pid, &boot_id_text())).unwrap();
+    assert_eq!(drain(&mut g, "300ms"), Some(99));
+    // A version 1 line (no boot id) counts only in a file written during
+    // this boot.
+    let s = svkit::procsig::ProcSig::of(pid).unwrap();
+    std::fs::write(&reg, format!("{} {} sleep\n", s.pid, s.start)).unwrap();
+    assert_eq!(drain(&mut g, "300ms"), Some(99));
+    let old = std::fs::File::options().write(true).open(&reg).unwrap();
+    old.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(86_400))
+        .unwrap();
+    drop(old);
+    assert_eq!(drain(&mut g, "300ms"), Some(0));
+    // A starting booster leaves another boot's "survivor" alone.
+    let sock = d.join("socket");
+    std::fs::write(d.join("socket.instances"), line_v2(pid, other)).unwrap();
+    let b = start_booster_in(&mut g, Scratch::new("boot-id-b"), sock, &["-k", "100ms"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(pid_alive(pid), "{}", b.log_text());
+    // What the booster writes carries this boot's id.
+    let inv = g.spawn(b.invoker().args(["sleep", "1000"]).stderr(Stdio::null()));
+    b.wait_listed(1);
+    let text = std::fs::read_to_string(b.registry()).unwrap();
+    assert!(text.trim_end().ends_with(&boot_id_text()), "{text}");
+    signal(inv, nix::sys::signal::Signal::SIGKILL);
+    b.wait_listed(0);
 }
