@@ -73,6 +73,7 @@ impl Server {
         let raws: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         match spare.hand_off(&raw, &raws) {
             Ok((chan, pidfd)) => {
+                self.spare_quiet = Instant::now() + super::SPARE_QUIET;
                 let argv0 = req.argv.first().cloned().unwrap_or_default();
                 self.inst.add(pidfd, argv0.clone(), Some(id));
                 if let Some(c) = self.conns.get_mut(&id) {
