@@ -652,3 +652,80 @@ fn a_registry_entry_from_another_boot_never_matches() {
     signal(inv, nix::sys::signal::Signal::SIGKILL);
     b.wait_listed(0);
 }
+
+/// The syslog path for real: in a private mount namespace (root only) a
+/// tmpfs over /dev gets a `log` that is a bind mount of a datagram socket
+/// this test reads. The booster runs there without -e and with stderr not
+/// a terminal, so it picks syslog, exactly as under supervise.
+#[test]
+fn without_e_the_booster_logs_through_syslog_to_dev_log() {
+    use std::os::unix::net::UnixDatagram;
+    let unshare = std::path::Path::new("/usr/bin/unshare");
+    if !nix::unistd::getuid().is_root() || !unshare.exists() {
+        eprintln!("syslog: skipped: needs root and unshare (a private /dev/log)");
+        return;
+    }
+    let mut g = Guard::new();
+    let d = Scratch::new("syslog");
+    let log = d.join("log");
+    let rx = UnixDatagram::bind(&log).unwrap();
+    rx.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let sock = d.join("socket");
+    // A malformed registry: its warning goes out at LOG_WARNING.
+    std::fs::write(d.join("socket.instances"), "garbage\n").unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs /dev && touch /dev/log && mount --bind '{}' /dev/log && exec '{}' '{}'",
+        log.display(),
+        bin("booster").display(),
+        sock.display()
+    );
+    let err = d.join("stderr");
+    let booster = g.spawn(
+        Command::new(unshare)
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap()),
+    );
+    if !poll_until(Duration::from_secs(10), || {
+        UnixStream::connect(&sock).is_ok()
+    }) {
+        let e = std::fs::read_to_string(&err).unwrap_or_default();
+        eprintln!("syslog: skipped: no private mount namespace here: {e}");
+        return;
+    }
+    let st = ours("invoker")
+        .arg("-s")
+        .arg(&sock)
+        .arg("/bin/true")
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    signal(booster, nix::sys::signal::Signal::SIGTERM);
+    let mut got: Vec<String> = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut b = [0u8; 2048];
+    while Instant::now() < end && !got.iter().any(|m| m.ends_with(": stopped")) {
+        if let Ok(n) = rx.recv(&mut b) {
+            got.push(String::from_utf8_lossy(&b[..n]).into_owned());
+        }
+    }
+    let all = got.join("\n");
+    let tag = format!("booster[{booster}]: ");
+    let has = |prio: &str, text: &str| {
+        got.iter()
+            .any(|m| m.starts_with(prio) && m.contains(&tag) && m.contains(text))
+    };
+    // LOG_DAEMON: <30> is info, <28> warning.
+    assert!(has("<28>", "warning: ignoring registry"), "{all}");
+    assert!(has("<30>", "listening on "), "{all}");
+    assert!(has("<30>", "launched pid "), "{all}");
+    assert!(has("<30>", "/bin/true: exit 0"), "{all}");
+    assert!(has("<30>", "stopped"), "{all}");
+    assert_eq!(
+        std::fs::read_to_string(&err).unwrap(),
+        "",
+        "stderr stays empty"
+    );
+    assert!(wait_pid(&mut g, booster, Duration::from_secs(5)).is_some());
+}
