@@ -45,7 +45,7 @@ fn supervise_with_closed_stdio_uses_dev_null() {
     let s = Scratch::new("closed-sup");
     let mut g = Guard::new();
     let dir = make_service(&s.path, "x", "exec sleep 100");
-    let sup = g.spawn(closed_std(&mut Command::new(bin("supervise")).arg(&dir)));
+    let sup = g.spawn(closed_std(Command::new(bin("supervise")).arg(&dir)));
     assert!(poll_until(WAIT, || up_pid(&dir).is_some_and(|p| {
         std::fs::read_to_string(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with("sleep"))
     })));
@@ -60,10 +60,8 @@ fn svscan_with_closed_stdio_uses_dev_null() {
     let s = Scratch::new("closed-svscan");
     let mut g = Guard::new();
     make_service(&s.path, "x", "exec sleep 100");
-    let scan = g.spawn(
-        closed_std(&mut Command::new(bin("svscan")).arg(&s.path))
-            .env("PATH", path_with_ours()),
-    );
+    let scan =
+        g.spawn(closed_std(Command::new(bin("svscan")).arg(&s.path)).env("PATH", path_with_ours()));
     let dir = s.join("x");
     assert!(poll_until(WAIT, || up_pid(Path::new(&dir)).is_some()));
     let mine = std_targets(scan);
