@@ -1,7 +1,8 @@
 //! Taking over from a supervise that was killed (SIGKILL) while its child
 //! ran: the child named in the old `xstatus` is recognised by its process
-//! signature (pid + start time) and watched through a pidfd instead of
-//! being started a second time.
+//! signature (pid + start time + boot id, and still the session leader
+//! supervise made it) and watched through a pidfd instead of being
+//! started a second time.
 
 use crate::state::{Child, Sup};
 use svkit::svdir;
@@ -19,7 +20,7 @@ pub fn adopt(sup: &mut Sup) {
     sup.x.history = old.history.clone();
     sup.x.last_exit = old.last_exit;
     let sig = old.child;
-    if sig.pid == 0 || sig.pid == std::process::id() || !sig.is_alive() || zombie(sig.pid) {
+    if !old.from_this_boot() || !is_our_kind(sig) {
         return;
     }
     let fd = match svkit::sys::pidfd_open(sig.pid) {
@@ -35,8 +36,8 @@ pub fn adopt(sup: &mut Sup) {
         }
     };
     // The pid might have been recycled between the check and the open:
-    // the pidfd now pins it, so check once more.
-    if !sig.is_alive() {
+    // the pidfd now names one process for good, so check once more.
+    if !is_our_kind(sig) {
         return;
     }
     svkit::exit::warn(
@@ -62,11 +63,13 @@ pub fn adopt(sup: &mut Sup) {
     }
 }
 
-/// A dead child nobody reaped yet still matches its signature; it is not
-/// running, so there is nothing to take over.
-fn zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|t| {
-        t.rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-    })
+/// A process supervise could have started: it has the recorded pid and
+/// start time, runs (a zombie is dead: nothing to take over), and is
+/// still the leader of the session supervise gave it (sid == pid).
+fn is_our_kind(sig: svkit::procsig::ProcSig) -> bool {
+    if sig.pid == 0 || sig.pid == std::process::id() {
+        return false;
+    }
+    svkit::procstat::read(sig.pid)
+        .is_ok_and(|st| st.starttime == sig.start && st.session == sig.pid && !st.is_zombie())
 }

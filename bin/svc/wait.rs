@@ -80,7 +80,7 @@ fn read_status(dir: &Path) -> Option<Status> {
 /// The extended record, when a live supervise wrote it.
 fn read_xstatus(dir: &Path) -> Option<XStatus> {
     let b = std::fs::read(dir.join(svdir::XSTATUS)).ok()?;
-    XStatus::unpack(&b).ok().filter(|x| x.supervisor.is_alive())
+    XStatus::unpack(&b).ok().filter(|x| x.supervisor_alive())
 }
 
 /// Does this pair of records satisfy `goal`, given the pid to ignore?
@@ -112,7 +112,7 @@ pub fn supervisor_pidfd(dir: &Path) -> Option<OwnedFd> {
     let x = read_xstatus(dir)?;
     let fd = svkit::sys::pidfd_open(x.supervisor.pid).ok()?;
     // Checked after opening: the pidfd surely names the recorded process.
-    x.supervisor.is_alive().then_some(fd)
+    x.supervisor_alive().then_some(fd)
 }
 
 fn check(w: &Waited, supervisor_gone: bool) -> Check {

@@ -116,7 +116,7 @@ fn probe_outcome(dir: &Path, normally_up: &mut bool) -> Outcome {
     };
     // A record left by an earlier supervise (say ours, before djb's took
     // over) describes nothing current.
-    let mut xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
+    let mut xstatus = read_xstatus().filter(|x| x.supervisor_alive());
     let mut stale = check_signature(&status, xstatus.as_ref());
     if stale.is_some() {
         // Supervise may have reaped the child a moment ago and be about to
@@ -124,7 +124,7 @@ fn probe_outcome(dir: &Path, normally_up: &mut bool) -> Outcome {
         if let Ok(again) = read_status() {
             if again != status {
                 status = again;
-                xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
+                xstatus = read_xstatus().filter(|x| x.supervisor_alive());
                 stale = check_signature(&status, xstatus.as_ref());
             }
         }
