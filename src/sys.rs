@@ -130,6 +130,155 @@ pub fn command_in_session(cmd: &mut std::process::Command, fd_move: Option<(RawF
     }
 }
 
+/// A child forked by [`spawn_gated`], stopped before its exec until the
+/// parent has recorded it.
+pub struct Gated {
+    pub pid: u32,
+    go: OwnedFd,
+    err: OwnedFd,
+}
+
+impl Gated {
+    /// Lets the child exec, then waits until it has (Ok) or has failed
+    /// to (the exec's error). A child that dies before the exec reads
+    /// as Ok: its death is reported like any other.
+    pub fn release(self) -> io::Result<()> {
+        let go = [1u8];
+        // SAFETY: writing one byte from a valid buffer to our pipe end.
+        unsafe {
+            libc::write(
+                std::os::fd::AsRawFd::as_raw_fd(&self.go),
+                go.as_ptr().cast(),
+                1,
+            )
+        };
+        drop(self.go);
+        let mut e = [0u8; 4];
+        let mut got = 0;
+        while got < e.len() {
+            // SAFETY: reading into the unfilled tail of a valid buffer.
+            let r = unsafe {
+                libc::read(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.err),
+                    e[got..].as_mut_ptr().cast(),
+                    e.len() - got,
+                )
+            };
+            if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if r <= 0 {
+                break;
+            }
+            got += r as usize;
+        }
+        if got == e.len() {
+            return Err(io::Error::from_raw_os_error(i32::from_ne_bytes(e)));
+        }
+        Ok(())
+    }
+}
+
+fn pipe_cloexec() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid 2-element array for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded: both fds are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// fork for supervise's `run` and `finish`: the child starts a new
+/// session (setsid), restores default signal handling, moves descriptor
+/// `fd_move.0` to `fd_move.1`, and then waits — before its exec — until
+/// the parent calls [`Gated::release`]. If the parent dies first (EOF),
+/// the child exits 111 without running anything. So a supervise killed
+/// between the fork and its record of the new pid never leaves an
+/// unrecorded copy of the service behind. Call only from a
+/// single-threaded process.
+pub fn spawn_gated(argv: &[&std::ffi::CStr], fd_move: Option<(RawFd, RawFd)>) -> io::Result<Gated> {
+    if argv.is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let (go_r, go_w) = pipe_cloexec()?;
+    let (err_r, err_w) = pipe_cloexec()?;
+    use std::os::fd::AsRawFd;
+    let (gr, gw, er, ew) = (
+        go_r.as_raw_fd(),
+        go_w.as_raw_fd(),
+        err_r.as_raw_fd(),
+        err_w.as_raw_fd(),
+    );
+    // SAFETY: supervise is single-threaded, so the child holds no lock
+    // of another thread; between fork and exec it calls only
+    // async-signal-safe functions (close, sigaction, sigprocmask, setsid,
+    // dup2, fcntl, read, execv, write, _exit) on memory prepared before
+    // the fork, and allocates nothing.
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            libc::close(gw);
+            libc::close(er);
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            for sig in 1..libc::SIGRTMIN() {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::sigaction(sig, &dfl, std::ptr::null_mut());
+                }
+            }
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            let fail = |ew: RawFd| -> ! {
+                let e = *libc::__errno_location();
+                let b = e.to_ne_bytes();
+                libc::write(ew, b.as_ptr().cast(), b.len());
+                libc::_exit(111)
+            };
+            if libc::setsid() < 0 {
+                fail(ew);
+            }
+            if let Some((from, to)) = fd_move {
+                if from == to {
+                    let fl = libc::fcntl(to, libc::F_GETFD);
+                    if fl < 0 || libc::fcntl(to, libc::F_SETFD, fl & !libc::FD_CLOEXEC) < 0 {
+                        fail(ew);
+                    }
+                } else if libc::dup2(from, to) < 0 {
+                    fail(ew);
+                }
+            }
+            let mut b = 0u8;
+            loop {
+                let r = libc::read(gr, (&mut b as *mut u8).cast(), 1);
+                if r == 1 {
+                    break;
+                }
+                if r < 0 && *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                // The parent is gone before recording us: run nothing.
+                libc::_exit(111);
+            }
+            libc::execv(ptrs[0], ptrs.as_ptr());
+            fail(ew)
+        }
+        drop(go_r);
+        drop(err_w);
+        Ok(Gated {
+            pid: pid as u32,
+            go: go_w,
+            err: err_r,
+        })
+    }
+}
+
 /// pidfd_send_signal(2): signals the process behind a pidfd, which cannot
 /// hit a recycled pid.
 pub fn pidfd_send_signal(fd: RawFd, sig: libc::c_int) -> io::Result<()> {
@@ -607,5 +756,44 @@ mod tests {
     #[test]
     fn pidfd_of_self() {
         assert!(pidfd_open(std::process::id()).is_ok());
+    }
+
+    fn wait_code(pid: u32) -> i32 {
+        let mut st = 0;
+        // SAFETY: st is a valid int to fill; pid is our child.
+        unsafe { libc::waitpid(pid as i32, &mut st, 0) };
+        if libc::WIFEXITED(st) {
+            libc::WEXITSTATUS(st)
+        } else {
+            -1
+        }
+    }
+
+    /// The parent "dies" (its end of the gate closes) before release: the
+    /// child runs nothing.
+    #[test]
+    fn gated_child_runs_nothing_without_release() {
+        let dir = std::env::temp_dir().join(format!("svkit-gate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mark = dir.join("ran");
+        let cmd = std::ffi::CString::new(format!("touch {}", mark.display())).unwrap();
+        let argv = [c"/bin/sh", c"-c", cmd.as_c_str()];
+        let g = spawn_gated(&argv, None).unwrap();
+        let pid = g.pid;
+        drop(g);
+        assert_eq!(wait_code(pid), 111);
+        assert!(!mark.exists());
+        let g = spawn_gated(&argv, None).unwrap();
+        let pid = g.pid;
+        g.release().unwrap();
+        assert_eq!(wait_code(pid), 0);
+        assert!(mark.exists());
+        let g = spawn_gated(&[c"/nonexistent/x"], None).unwrap();
+        let pid = g.pid;
+        let e = g.release().unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(wait_code(pid), 111);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
