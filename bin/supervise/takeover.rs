@@ -4,7 +4,8 @@
 //! supervise made it) and watched through a pidfd instead of being
 //! started a second time.
 
-use crate::state::{Child, Sup};
+use crate::config;
+use crate::state::{Child, Finish, Sup};
 use svkit::svdir;
 use svkit::xstatus::{self, XStatus};
 
@@ -19,8 +20,12 @@ pub fn adopt(sup: &mut Sup) {
     };
     sup.x.history = old.history.clone();
     sup.x.last_exit = old.last_exit;
+    if !old.from_this_boot() {
+        return;
+    }
+    adopt_finish(sup, &old);
     let sig = old.child;
-    if !old.from_this_boot() || !is_our_kind(sig) {
+    if !is_our_kind(sig) {
         return;
     }
     let fd = match svkit::sys::pidfd_open(sig.pid) {
@@ -61,6 +66,40 @@ pub fn adopt(sup: &mut Sup) {
         sup.x.ready = old.ready;
         sup.x.set(xstatus::FLAG_READY, true);
     }
+}
+
+/// A `finish` left running: `run` must not start beside it, so it is
+/// waited for (through a pidfd), and killed at `timeout-finish` from now.
+fn adopt_finish(sup: &mut Sup, old: &XStatus) {
+    let sig = old.finish;
+    if !is_our_kind(sig) {
+        return;
+    }
+    let Ok(fd) = svkit::sys::pidfd_open(sig.pid) else {
+        return;
+    };
+    if !is_our_kind(sig) {
+        return;
+    }
+    svkit::exit::warn(
+        "supervise",
+        &format!(
+            "waiting for {}/finish: pid {} is still running from a previous supervise",
+            sup.label, sig.pid
+        ),
+    );
+    let limit = match config::timeout_finish(&sup.label) {
+        config::Opt::Value(v) | config::Opt::Clamped(v, _) => v,
+        _ => Some(std::time::Duration::from_millis(config::FINISH_DEFAULT_MS)),
+    };
+    let now = std::time::Instant::now();
+    sup.finish = Some(Finish {
+        pid: sig.pid,
+        sig,
+        pidfd: Some(fd),
+        adopted: true,
+        kill_at: limit.map(|d| svkit::duration::deadline(now, d)),
+    });
 }
 
 /// A process supervise could have started: it has the recorded pid and
