@@ -7,6 +7,7 @@
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use svkit::pidfd::PidFd;
 use svkit::sys::Gated;
 
 const RUN: &CStr = match CStr::from_bytes_with_nul(b"./run\0") {
@@ -23,7 +24,7 @@ const FINISH: &CStr = match CStr::from_bytes_with_nul(b"./finish\0") {
 /// `notification-fd`, the read end of its readiness pipe.
 pub struct Started {
     pub pid: u32,
-    pub pidfd: Option<OwnedFd>,
+    pub pidfd: Option<PidFd>,
     pub notify: Option<OwnedFd>,
     pub gate: Gated,
 }
@@ -51,7 +52,7 @@ pub fn run(notify_fd: Option<i32>) -> io::Result<Started> {
 fn started(gate: Gated, notify: Option<OwnedFd>) -> Started {
     Started {
         pid: gate.pid,
-        pidfd: svkit::sys::pidfd_open(gate.pid).ok(),
+        pidfd: PidFd::of_child(gate.pid).ok(),
         notify,
         gate,
     }

@@ -7,6 +7,7 @@ use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 use svkit::control::Command;
+use svkit::pidfd::PidFd;
 use svkit::procsig::ProcSig;
 use svkit::status::{Status, Want};
 use svkit::tai64n::Tai64n;
@@ -27,7 +28,7 @@ pub struct Child {
     /// Every signal goes through it (`pidfd_send_signal`), never by pid.
     /// None only where the kernel has no pidfd_open; then our own child is
     /// signalled by pid, which is safe while it is unreaped.
-    pub pidfd: Option<OwnedFd>,
+    pub pidfd: Option<PidFd>,
     /// Inherited from a killed supervise: not our child, so never reaped
     /// by us; its pidfd in the poll set says when it is gone.
     pub adopted: bool,
@@ -39,7 +40,7 @@ pub struct Child {
 pub struct Finish {
     pub pid: u32,
     pub sig: ProcSig,
-    pub pidfd: Option<OwnedFd>,
+    pub pidfd: Option<PidFd>,
     /// Left by a killed supervise: waited for through its pidfd.
     pub adopted: bool,
     pub kill_at: Option<Instant>,
@@ -387,9 +388,10 @@ impl Sup {
             if f.kill_at.is_some_and(|t| now >= t) {
                 f.kill_at = None;
                 if f.adopted {
-                    // Not ours to pin: its leader only, through the pidfd.
-                    if let Some(fd) = &f.pidfd {
-                        let _ = svkit::sys::pidfd_send_signal(fd.as_raw_fd(), libc::SIGKILL);
+                    // Not ours to pin: through its pidfd (the group on
+                    // Linux 6.9+, else the leader only).
+                    if let Some(p) = &f.pidfd {
+                        p.signal_group(Signal::SIGKILL);
                     }
                 } else {
                     kill_group(f.pid);
@@ -401,9 +403,12 @@ impl Sup {
                 c.kill_at = None;
                 if c.adopted {
                     // Not our child: it could be reaped by another at any
-                    // moment, so its group id is not safe to use; the
-                    // pidfd reaches the leader only.
-                    signal_process(c, Signal::SIGKILL);
+                    // moment, so its group id is not safe to use. The
+                    // pidfd reaches the group on Linux 6.9+
+                    // (PIDFD_SIGNAL_PROCESS_GROUP), else the leader only.
+                    if let Some(p) = &c.pidfd {
+                        p.signal_group(Signal::SIGKILL);
+                    }
                 } else {
                     // Unreaped (the reaper takes it out of `child`).
                     kill_group(c.sig.pid);
@@ -501,8 +506,8 @@ fn kill_group(pgid: u32) {
 /// child on a kernel without pidfds (unreaped, so the pid is still its).
 fn signal_process(c: &Child, sig: Signal) {
     match &c.pidfd {
-        Some(fd) => {
-            let _ = svkit::sys::pidfd_send_signal(fd.as_raw_fd(), sig as i32);
+        Some(p) => {
+            let _ = p.signal(sig);
         }
         None if !c.adopted => {
             let _ = nix::sys::signal::kill(Pid::from_raw(c.sig.pid as i32), sig);

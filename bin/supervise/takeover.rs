@@ -28,7 +28,7 @@ pub fn adopt(sup: &mut Sup) {
     if !is_our_kind(sig) {
         return;
     }
-    let fd = match svkit::sys::pidfd_open(sig.pid) {
+    let fd = match svkit::pidfd::PidFd::open(sig.pid) {
         Ok(fd) => fd,
         Err(e) => {
             sup.warn_once(format!(
@@ -75,7 +75,7 @@ fn adopt_finish(sup: &mut Sup, old: &XStatus) {
     if !is_our_kind(sig) {
         return;
     }
-    let Ok(fd) = svkit::sys::pidfd_open(sig.pid) else {
+    let Ok(fd) = svkit::pidfd::PidFd::open(sig.pid) else {
         return;
     };
     if !is_our_kind(sig) {
