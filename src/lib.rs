@@ -25,6 +25,7 @@ pub mod svdir;
 pub mod sys;
 pub mod tai64n;
 pub mod tai64nlocal;
+pub mod waitstatus;
 
 pub mod wire;
 pub mod xstatus;

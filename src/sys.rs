@@ -322,12 +322,7 @@ pub fn peek_exit(pid: u32) -> io::Result<Option<i32>> {
     if got == 0 {
         return Ok(None);
     }
-    Ok(Some(match info.si_code {
-        libc::CLD_EXITED => (status & 0xff) << 8,
-        libc::CLD_KILLED => status & 0x7f,
-        libc::CLD_DUMPED => (status & 0x7f) | 0x80,
-        _ => return Ok(None),
-    }))
+    Ok(crate::waitstatus::WaitStatus::from_siginfo(info.si_code, status).map(|w| w.0))
 }
 
 // --- multilog ---

@@ -55,14 +55,19 @@ pub struct Death {
 }
 
 impl Death {
+    /// The decoded wait status.
+    pub fn status(&self) -> crate::waitstatus::WaitStatus {
+        crate::waitstatus::WaitStatus(self.wstatus)
+    }
+
     /// Exit code if the process exited normally.
     pub fn code(&self) -> Option<i32> {
-        libc::WIFEXITED(self.wstatus).then(|| libc::WEXITSTATUS(self.wstatus))
+        self.status().code()
     }
 
     /// Signal number if the process was killed by a signal.
     pub fn signal(&self) -> Option<i32> {
-        libc::WIFSIGNALED(self.wstatus).then(|| libc::WTERMSIG(self.wstatus))
+        self.status().signal()
     }
 }
 

@@ -65,28 +65,3 @@ pub fn finish(code: &str, signal: &str) -> io::Result<Started> {
     let gate = svkit::sys::spawn_gated(&[FINISH, &c, &s], None)?;
     Ok(started(gate, None))
 }
-
-/// s6's arguments for `finish` from a raw wait status: the exit code and
-/// 0, or 256 and the signal number.
-pub fn finish_args(wstatus: i32) -> (String, String) {
-    if libc::WIFSIGNALED(wstatus) {
-        ("256".into(), libc::WTERMSIG(wstatus).to_string())
-    } else if libc::WIFEXITED(wstatus) {
-        (libc::WEXITSTATUS(wstatus).to_string(), "0".into())
-    } else {
-        // Unknown (a taken-over child): report like s6 does for "no status".
-        ("256".into(), "0".into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finish_arguments() {
-        assert_eq!(finish_args(3 << 8), ("3".into(), "0".into()));
-        assert_eq!(finish_args(9), ("256".into(), "9".into()));
-        assert_eq!(finish_args(-1), ("256".into(), "0".into()));
-    }
-}

@@ -18,7 +18,7 @@ pub const FLOOR: Duration = Duration::from_secs(1);
 
 /// Raw wait status recorded when the exit status cannot be known (a child
 /// taken over from a previous supervise): neither WIFEXITED nor WIFSIGNALED.
-pub const WSTATUS_UNKNOWN: i32 = -1;
+pub const WSTATUS_UNKNOWN: i32 = svkit::waitstatus::WaitStatus::UNKNOWN.0;
 
 /// The running `run`.
 pub struct Child {
@@ -270,7 +270,7 @@ impl Sup {
         if !std::path::Path::new(svkit::svdir::FINISH).exists() {
             return;
         }
-        let (code, sig) = spawn::finish_args(wstatus);
+        let (code, sig) = svkit::waitstatus::WaitStatus(wstatus).finish_args();
         let s = match spawn::finish(&code, &sig) {
             Ok(s) => s,
             Err(e) => return self.finish_failed(&e),
