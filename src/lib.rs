@@ -17,6 +17,7 @@ pub mod pathexec;
 pub mod pidfd;
 pub mod procsig;
 pub mod procstat;
+pub mod records;
 pub mod registry;
 pub mod selfpipe;
 pub mod sgetopt;
