@@ -6,16 +6,12 @@
 
 use crate::config;
 use crate::state::{Child, Finish, Sup};
-use svkit::svdir;
 use svkit::xstatus::{self, XStatus};
 
 /// Reads the previous `xstatus`; keeps its death history, and adopts its
 /// child when that very process still runs.
 pub fn adopt(sup: &mut Sup) {
-    let Ok(bytes) = std::fs::read(svdir::XSTATUS) else {
-        return;
-    };
-    let Ok(old) = XStatus::unpack(&bytes) else {
+    let Some(old) = svkit::records::read_xstatus(std::path::Path::new(".")) else {
         return;
     };
     sup.x.history = old.history.clone();

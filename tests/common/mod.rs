@@ -106,14 +106,12 @@ pub fn poll_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Decoded `supervise/status`, if readable and well-formed.
 pub fn status(dir: &Path) -> Option<svkit::status::Status> {
-    let b = std::fs::read(dir.join("supervise/status")).ok()?;
-    svkit::status::Status::unpack(&b).ok()
+    svkit::records::read_status(dir).ok()
 }
 
 /// Decoded `supervise/xstatus`, if readable and well-formed.
 pub fn xstatus(dir: &Path) -> Option<svkit::xstatus::XStatus> {
-    let b = std::fs::read(dir.join("supervise/xstatus")).ok()?;
-    svkit::xstatus::XStatus::unpack(&b).ok()
+    svkit::records::read_xstatus(dir)
 }
 
 /// Writes control letters straight into `supervise/control` (no svc).
