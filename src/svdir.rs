@@ -26,3 +26,5 @@ pub const XSTATUS_NEW: &str = "supervise/xstatus.new";
 pub const SVSCAN_DIR: &str = ".svscan";
 pub const SVSCAN_LOG: &str = ".svscan/log";
 pub const SVSCAN_LOCK: &str = ".svscan.lock";
+/// svscan's stop timeout file, in the scan directory's `.svscan/`.
+pub const SVSCAN_TIMEOUT_STOP: &str = ".svscan/timeout-stop";
