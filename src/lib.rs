@@ -11,6 +11,7 @@ pub mod errstr;
 pub mod exit;
 pub mod lock;
 pub mod multilog_lines;
+pub mod multilog_pending;
 pub mod multilog_script;
 pub mod procsig;
 pub mod registry;
