@@ -4,6 +4,7 @@
 //! record, orphan reaping (PID 1 / subreaper) and an ordered shutdown on
 //! SIGTERM/SIGINT.
 
+mod limit;
 mod own;
 mod reach;
 mod reap;
@@ -28,28 +29,40 @@ use svkit::exit;
 /// How often the directory is read again without being asked (SIGHUP or
 /// SIGALRM ask for a scan at once).
 const RESCAN: Duration = Duration::from_secs(5);
-/// Descriptors wanted: two per logged service, plus a margin.
-const WANT_FDS: u64 = 2 * table::MAX_SERVICES as u64 + 256;
+const SYNOPSIS: &str = "[-c max] [dir]";
 
-fn parse_args() -> Option<String> {
+/// `[-c MAX] [DIR]`: the cap on services, the scan directory.
+fn parse_args() -> (Option<usize>, Option<String>) {
     let mut args = std::env::args_os().skip(1);
     let mut dir = None;
+    let mut cap = None;
     let mut only_operands = false;
-    for a in args.by_ref() {
+    while let Some(a) = args.next() {
         let s = a.to_string_lossy().into_owned();
         if !only_operands && s == "--" {
             only_operands = true;
             continue;
         }
+        if !only_operands && s.starts_with("-c") {
+            let v = match &s[2..] {
+                "" => args.next().map(|v| v.to_string_lossy().into_owned()),
+                rest => Some(rest.to_string()),
+            };
+            match v.and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0) {
+                Some(n) => cap = Some(n),
+                None => exit::usage(PROG, SYNOPSIS),
+            }
+            continue;
+        }
         if !only_operands && s.starts_with('-') && s != "-" {
-            exit::usage(PROG, "[dir]");
+            exit::usage(PROG, SYNOPSIS);
         }
         if dir.is_some() {
-            exit::usage(PROG, "[dir]");
+            exit::usage(PROG, SYNOPSIS);
         }
         dir = Some(s);
     }
-    dir
+    (cap, dir)
 }
 
 /// Takes `.svscan.lock` and writes svscan's record `PID STARTTIME\n` into
@@ -96,12 +109,13 @@ fn take_lock(shown: &str) -> Option<File> {
 fn main() {
     svkit::cli::help_version(
         PROG,
-        "[dir]",
+        SYNOPSIS,
         "Starts and watches a supervise for every service directory in DIR (default:\n\
          the current directory), with a pipe from NAME to NAME/log; rescans every 5 s\n\
-         and on HUP or ALRM; TERM or INT stop everything in order, loggers last.",
+         and on HUP or ALRM; TERM or INT stop everything in order, loggers last.\n\
+         -c MAX: at most MAX services (default: what the descriptor limit holds).",
     );
-    let arg = parse_args();
+    let (asked, arg) = parse_args();
     let shown = arg.clone().unwrap_or_else(|| ".".into());
     if let Some(d) = &arg {
         if let Err(e) = std::env::set_current_dir(d) {
@@ -109,12 +123,7 @@ fn main() {
         }
     }
     let _lock = take_lock(&shown);
-    if let Err(e) = svkit::sys::raise_nofile(WANT_FDS) {
-        say::warn(&format!(
-            "unable to raise the descriptor limit: {}",
-            svkit::errstr::text(&e)
-        ));
-    }
+    let cap = limit::decide(asked);
     // Orphans of our services come to us, not to init: we reap them, and
     // at shutdown nothing we started is left behind.
     let _ = nix::sys::prctl::set_child_subreaper(true);
@@ -132,7 +141,7 @@ fn main() {
             &format!("unable to set up signals: {}", svkit::errstr::text(&e)),
         ),
     };
-    let mut sv = scan::Scanner::new(spawn::Launcher::find());
+    let mut sv = scan::Scanner::new(spawn::Launcher::find(), cap);
     let code = run(&mut sv, &pipe);
     std::process::exit(code);
 }

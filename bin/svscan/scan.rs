@@ -2,11 +2,12 @@
 //! for every new service, restart the ones that died, forget the ones
 //! that are gone and whose supervisors have exited.
 
+use crate::limit::Cap;
 use crate::own::OwnLog;
 use crate::say::{self, Once};
 use crate::spawn::{log_pipe, Fds, Launcher};
 use crate::stop::Stop;
-use crate::table::{Pipe, Table, Which, MAX_SERVICES};
+use crate::table::{Pipe, Table, Which};
 use crate::tick::Stamp;
 use nix::sys::stat::{stat, SFlag};
 use nix::unistd::Pid;
@@ -24,6 +25,7 @@ pub struct Scanner {
     pub launcher: Launcher,
     pub once: Once,
     pub stop: Option<Stop>,
+    pub cap: Cap,
     /// Where the next name's entry probably is (names come sorted, and
     /// entries were added in that order): keeps a scan linear.
     cursor: usize,
@@ -62,9 +64,13 @@ fn log_key(name: &OsStr) -> OsString {
 }
 
 impl Scanner {
-    pub fn new(launcher: Launcher) -> Scanner {
+    pub fn new(launcher: Launcher, cap: Cap) -> Scanner {
         Scanner {
-            table: Table::default(),
+            table: Table {
+                cap: cap.max(),
+                ..Table::default()
+            },
+            cap,
             own: OwnLog::new(),
             launcher,
             once: Once::default(),
@@ -193,7 +199,9 @@ impl Scanner {
         let shown = name.to_string_lossy();
         if self.table.full() {
             let msg = format!(
-                "unable to start {shown}: running too many services (limit {MAX_SERVICES})"
+                "unable to start {shown}: running too many services (limit {}, {})",
+                self.cap.max(),
+                self.cap.why()
             );
             self.once.warn(name, msg);
             return None;
