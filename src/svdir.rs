@@ -26,3 +26,6 @@ pub const XSTATUS_NEW: &str = "supervise/xstatus.new";
 pub const SVSCAN_DIR: &str = ".svscan";
 pub const SVSCAN_LOG: &str = ".svscan/log";
 pub const SVSCAN_LOCK: &str = ".svscan.lock";
+/// In a scan directory: `svscan.rc upgrade`'s request (`upgrade PATH`)
+/// and svscan's answer (`ok …` or `fail REASON`).
+pub const SVSCAN_UPGRADE: &str = ".svscan.upgrade";
