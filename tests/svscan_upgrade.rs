@@ -220,3 +220,103 @@ fn upgrade_to_a_broken_svscan_keeps_the_old_one() {
     assert_eq!(supervise_of(pid, &a), Some(sup));
     assert_eq!(up_pid(&a), Some(child));
 }
+
+/// As a container's init (PID 1 under `unshare --pid --fork
+/// --mount-proc`), upgraded from inside the container (`nsenter`, as
+/// `docker exec` would): still PID 1, now the new file; its own
+/// `.svscan/log` and a service's logger are taken over too; then `docker
+/// stop` loses nothing.
+#[test]
+fn upgrade_as_pid1() {
+    let unshare_ok = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .stdin(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !unshare_ok || !Path::new("/usr/bin/nsenter").exists() {
+        eprintln!("upgrade_as_pid1: skipped: no unshare --pid or nsenter here");
+        return;
+    }
+    let s = Scratch::new("svscan-upgrade-pid1");
+    let bin = s.join("bin");
+    install(&bin);
+    let root = s.join("sv");
+    let p = counting_service(&root, "producer", "n", "sleep 0.002");
+    write_script(
+        &p.join("log/run"),
+        &format!("#!/bin/sh\n{}\n", logger_run()),
+    );
+    let own = root.join(".svscan/log");
+    write_script(&own.join("run"), &format!("#!/bin/sh\n{}\n", logger_run()));
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let f = std::fs::File::create(&err).unwrap();
+    let unshare = g.spawn(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(bin.join("svscan"))
+            .arg(&root)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f),
+    );
+    let mut init = 0;
+    assert!(poll_until(T, || {
+        init = descendants(unshare)
+            .into_iter()
+            .find(|&q| parent(q) == Some(unshare))
+            .unwrap_or(0);
+        init != 0 && cmdline(init).contains("svscan")
+    }));
+    let log = p.join("log");
+    let dirs = [p.clone(), log.clone(), own.clone()];
+    assert!(poll_until(T, || dirs.iter().all(|d| up_pid(d).is_some())));
+    assert!(poll_until(T, || numbers(&read_log(&log), "n ").len() >= 50));
+    std::thread::sleep(Duration::from_millis(1100));
+    // Pids inside the container, as the status files say.
+    let children: Vec<u32> = dirs.iter().map(|d| up_pid(d).unwrap()).collect();
+    let sups: Vec<u32> = dirs
+        .iter()
+        .map(|d| supervise_of(init, d).unwrap())
+        .collect();
+    install(&bin);
+    let (code, out, e) = run(Command::new("nsenter")
+        .args(["--target", &init.to_string(), "--pid", "--mount"])
+        .arg(bin.join("svscan.rc"))
+        .arg("upgrade")
+        .arg(&root)
+        .env("PATH", "/usr/bin:/bin"));
+    assert_eq!(
+        code,
+        0,
+        "{out}{e}\n{}",
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+    assert_eq!(exe(init), bin.join("svscan").display().to_string());
+    assert!(std::fs::read_to_string(root.join(".svscan.lock"))
+        .unwrap()
+        .starts_with("1 "));
+    for (k, d) in dirs.iter().enumerate() {
+        assert!(poll_until(T, || supervise_of(init, d).is_some_and(|q| q != sups[k])));
+        assert_eq!(up_pid(d), Some(children[k]), "{} restarted", d.display());
+    }
+    let c = numbers(&read_log(&log), "n ").len();
+    assert!(poll_until(T, || numbers(&read_log(&log), "n ").len() >= c + 50));
+    signal(init, Signal::SIGTERM);
+    let code = wait_code(g.child(unshare).unwrap(), Duration::from_secs(40));
+    let e = std::fs::read_to_string(&err).unwrap_or_default();
+    assert_eq!(code, Some(0), "{e}");
+    let ns = numbers(&read_log(&log), "n ");
+    assert_contiguous(&ns, "producer log");
+    assert_eq!(ns.last().copied(), Some(counter(&p)));
+    let mine = read_log(&own);
+    assert!(
+        mine.contains("svscan: info: upgraded: 3 supervise processes replaced"),
+        "{mine}"
+    );
+    assert!(
+        mine.contains("svscan: info: got SIGTERM: stopping"),
+        "{mine}"
+    );
+}
