@@ -149,6 +149,38 @@ pub fn pidfd_send_signal(fd: RawFd, sig: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// waitid(P_PID, pid, WEXITED|WNOHANG|WNOWAIT): the raw wait status of
+/// child `pid` if it has exited, leaving it a zombie, so that neither its
+/// pid nor its process group id can be recycled until it is reaped.
+pub fn peek_exit(pid: u32) -> io::Result<Option<i32>> {
+    // SAFETY: siginfo_t is plain data; zeroed is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid siginfo_t for waitid to fill.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: waitid filled si_pid (0 when the child has not exited) and,
+    // for an exited child, si_status.
+    let (got, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if got == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match info.si_code {
+        libc::CLD_EXITED => (status & 0xff) << 8,
+        libc::CLD_KILLED => status & 0x7f,
+        libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+        _ => return Ok(None),
+    }))
+}
+
 // --- multilog ---
 
 /// Spawns `cmd` with `fd4` and `fd5` duplicated onto descriptors 4 and 5
@@ -566,6 +598,26 @@ fn child_fail(fail: &[u8]) -> ! {
         let _ = libc::write(2, msg.as_ptr().cast(), msg.len());
         libc::_exit(111)
     }
+}
+
+// --- booster ---
+
+/// pidfd_send_signal(2) with `flags` (0, or `PIDFD_SIGNAL_PROCESS_GROUP`).
+pub fn pidfd_send_signal_flags(fd: RawFd, sig: libc::c_int, flags: u32) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments and a null siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            flags,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 // --- the daemontools toolkit (envdir, setlock, readproctitle, …) ---

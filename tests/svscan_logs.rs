@@ -125,3 +125,75 @@ fn demo_tree_stops_on_sigint_with_nothing_lost() {
     assert!(own.contains("svscan: info: got SIGINT: stopping"), "{own}");
     assert!(!supervised(&log) && !supervised(&root.join("demo")));
 }
+
+/// The numbers after `prefix` in a `multilog t` log (each line starts with
+/// a TAI64N label and a space).
+fn labelled_numbers(text: &str, prefix: &str) -> Vec<u64> {
+    let bodies: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_once(' ').map(|(_, r)| r).unwrap_or(l))
+        .collect();
+    numbers(&bodies.join("\n"), prefix)
+}
+
+/// Issue 13: a logger whose supervise was SIGKILLed and replaced is now
+/// svscan's child (svscan is a subreaper) under a pid svscan did not fork.
+/// It is still a logger: the shutdown must let it drain, not TERM it with
+/// the leftover orphans. Same for `.svscan/log`.
+#[test]
+fn adopted_logger_drains_every_line_at_shutdown() {
+    let s = Scratch::new("svscan-adopted");
+    let root = s.join("sv");
+    let a = make_service(
+        &root,
+        "a",
+        "exec 2>&1\n\
+         trap 'i=1; while [ $i -le 2000 ]; do echo \"bye $i\"; i=$((i+1)); done; exit 0' TERM\n\
+         echo started\n\
+         while :; do sleep 0.2 & wait $!; done",
+    );
+    let slow = |dir: &std::path::Path| {
+        write_script(
+            &dir.join("run"),
+            &format!(
+                "#!/bin/sh\nexec {} t n1000 s4096 '!sleep 0.05; cat' ./main\n",
+                bin("multilog").display()
+            ),
+        )
+    };
+    let log = a.join("log");
+    slow(&log);
+    let own = root.join(".svscan/log");
+    slow(&own);
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || read_log(&log).contains(" started")));
+    // Both loggers lose their supervise to SIGKILL; the new supervise
+    // takes over the multilog that is still running.
+    for dir in [&log, &own] {
+        assert!(poll_until(T, || up_pid(dir).is_some()));
+        let logger = up_pid(dir).unwrap();
+        let sup = supervise_of(pid, dir).expect("log supervise");
+        std::thread::sleep(Duration::from_millis(1100));
+        signal(sup, Signal::SIGKILL);
+        assert!(
+            poll_until(T, || supervise_of(pid, dir).is_some_and(|p| p != sup)
+                && supervised(dir)
+                && parent(logger) == Some(pid)),
+            "{}: no takeover",
+            dir.display()
+        );
+        assert_eq!(up_pid(dir), Some(logger), "the logger was restarted");
+    }
+    let (code, e) = stop_svscan(&mut g, pid, Signal::SIGTERM, &err, Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{e}");
+    let ns = labelled_numbers(&read_log(&log), "bye ");
+    assert_eq!(ns.len(), 2000, "lines of the shutdown log kept");
+    assert_contiguous(&ns, "shutdown log");
+    let mine = read_log(&own);
+    assert!(
+        mine.contains("svscan: info: got SIGTERM: stopping"),
+        "{mine}"
+    );
+}

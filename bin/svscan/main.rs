@@ -94,6 +94,8 @@ fn take_lock(shown: &str) -> Option<File> {
 }
 
 fn main() {
+    // Before anything opens a descriptor (issue 11, defect 6).
+    svkit::sys::open_std_fds();
     svkit::cli::help_version(
         PROG,
         "[dir]",

@@ -27,6 +27,35 @@ pub fn is_up(dir: &Path) -> bool {
         .unwrap_or(true)
 }
 
+/// The child the supervise of `dir` runs, per its status file.
+pub fn child_pid(dir: &Path) -> Option<Pid> {
+    let b = std::fs::read(dir.join(svkit::svdir::STATUS)).ok()?;
+    let st = svkit::status::Status::unpack(&b).ok()?;
+    i32::try_from(st.pid)
+        .ok()
+        .filter(|&p| p > 0)
+        .map(Pid::from_raw)
+}
+
+/// Every process that is a logger, however it became svscan's child: the
+/// loggers' supervisors svscan started, and what each logger directory's
+/// status names as running (after a takeover the logger itself is
+/// svscan's child under a pid svscan never forked).
+pub fn loggers(s: &Scanner) -> Vec<Pid> {
+    let mut out: Vec<Pid> = Vec::new();
+    let targets = (0..s.table.entries.len())
+        .filter(|&i| s.table.entries[i].log.is_some())
+        .map(Target::Log)
+        .chain(std::iter::once(Target::Own));
+    for t in targets {
+        out.extend(target_pid(s, t));
+        if let Some(pid) = control_dir(s, t).and_then(|d| child_pid(&d)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
 /// Where to reach a target's supervise: its working directory through
 /// /proc (right even after the service directory was renamed or removed
 /// from the scan directory), else its name.

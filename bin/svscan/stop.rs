@@ -5,7 +5,7 @@
 //! pipes so every logger reads EOF and drains, and `.svscan/log` last.
 //! Every wait has a deadline; past it svscan escalates and says so.
 
-use crate::reach::{control_dir, is_up, target_dir, target_pid, Target};
+use crate::reach::{control_dir, is_up, loggers, target_dir, target_pid, Target};
 use crate::say;
 use crate::scan::Scanner;
 use crate::spawn::is_executable;
@@ -160,7 +160,7 @@ impl Scanner {
         stop.step = 0;
         match phase {
             Phase::Orphans => {
-                let known: Vec<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
+                let known = self.spared();
                 for pid in crate::reap::children() {
                     if !known.contains(&pid) {
                         let _ = kill(pid, Signal::SIGTERM);
@@ -214,7 +214,7 @@ impl Scanner {
                     self.enter(Phase::Orphans, now);
                 }
                 Phase::Orphans => {
-                    let known: Vec<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
+                    let known = self.spared();
                     let left: Vec<Pid> = crate::reap::children()
                         .into_iter()
                         .filter(|p| !known.contains(p))
@@ -285,6 +285,15 @@ impl Scanner {
                 }
             }
         }
+    }
+
+    /// Children the leftover-orphans phase leaves alone: every supervise
+    /// svscan started and every logger, however adopted (it must drain
+    /// after the services are down).
+    fn spared(&self) -> Vec<Pid> {
+        let mut known: Vec<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
+        known.extend(loggers(self));
+        known
     }
 
     fn bump(&mut self) {
