@@ -21,7 +21,7 @@ const GOLDEN: &str = include_str!("golden/svstat_prometheus.txt");
 #[derive(Debug)]
 struct Sample {
     name: String,
-    labels: Vec<(String, String)>,
+    labels: Labels,
     value: f64,
 }
 
@@ -38,8 +38,10 @@ fn is_label_name(s: &str) -> bool {
         && !s.starts_with("__")
 }
 
+type Labels = Vec<(String, String)>;
+
 /// `{a="x",b="y"}` (escapes undone) and what follows it.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     let mut rest = s.strip_prefix('{').ok_or("no {")?;
     loop {
