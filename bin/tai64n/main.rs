@@ -51,9 +51,12 @@ fn stamp_chunk(
     now: &mut impl FnMut() -> Tai64n,
 ) {
     let mut rest = data;
+    // Every line start in this chunk was read by the same read(2): one
+    // clock reading serves them all (the clock costs more than a line).
+    let t = now();
     while !rest.is_empty() {
         if *at_start {
-            out.extend_from_slice(st.stamp(now()));
+            out.extend_from_slice(st.stamp(t));
         }
         match memchr::memchr(b'\n', rest) {
             Some(i) => {
