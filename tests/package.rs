@@ -216,6 +216,7 @@ fn deb_installs_into_a_scratch_root_and_removes_cleanly() {
     let (code, out, err) = run(Command::new(repo().join("scripts/deb"))
         .env("SVKIT_TARGET", bin_dir())
         .env("SVKIT_DEB_TOOL", "dpkg-deb")
+        .env("SVKIT_DEB_COMPRESS", "gzip")
         .env("SVKIT_DEB_OUT", s.join("out")));
     assert_eq!(code, 0, "scripts/deb: {err}");
     let deb = std::path::PathBuf::from(out.trim());
@@ -271,6 +272,30 @@ fn deb_installs_into_a_scratch_root_and_removes_cleanly() {
         "unit does not point at /usr/bin:\n{unit}"
     );
     assert!(usr.join("share/doc/svkit/copyright").is_file());
+
+    // A package depending as daemontools-run does installs beside it.
+    let dummy = s.join("dummy");
+    std::fs::create_dir_all(dummy.join("DEBIAN")).unwrap();
+    std::fs::write(
+        dummy.join("DEBIAN/control"),
+        "Package: needs-daemontools\nVersion: 1\nArchitecture: all\n\
+         Maintainer: test <test@example.org>\nDepends: daemontools (>> 1:0.76)\n\
+         Description: depends as daemontools-run\n stands in for daemontools-run\n",
+    )
+    .unwrap();
+    let dummy_deb = s.join("needs-daemontools.deb");
+    let (code, _, err) = run(Command::new("dpkg-deb")
+        .args(["--root-owner-group", "--build"])
+        .arg(&dummy)
+        .arg(&dummy_deb));
+    assert_eq!(code, 0, "dpkg-deb dummy: {err}");
+    let (code, _, err) = dpkg(&["-i", dummy_deb.to_str().unwrap()]);
+    assert_eq!(
+        code, 0,
+        "daemontools (>> 1:0.76) not satisfied by svkit: {err}"
+    );
+    let (code, _, err) = dpkg(&["--remove", "needs-daemontools"]);
+    assert_eq!(code, 0, "{err}");
 
     // Service directories, with what a running tree leaves in them.
     let web = make_service(&root.join("service"), "web", "exec sleep 1000");
