@@ -422,7 +422,8 @@ fn tai64n_matches_djb() {
     }
 }
 
-/// Read errors exit 111 quietly; a closed reader kills both with SIGPIPE.
+/// Read errors exit 111 quietly (a closed stdin or stdout too); a
+/// closed reader kills both with SIGPIPE.
 #[test]
 fn tai64n_errors_match_djb() {
     let Some(djb) = theirs("tai64n_errors_match_djb", "tai64n") else {
@@ -503,6 +504,11 @@ fn readproctitle_matches_djb() {
             .and_then(|s| s.code());
         assert_eq!(code, Some(0), "{} at EOF", prog.display());
     }
+    for prog in [bin("readproctitle"), djb] {
+        let script = format!("{} service errors: ...... <&-; echo $?", prog.display());
+        let (_, out, _) = run(Command::new("sh").args(["-c", &script]));
+        assert_eq!(out, "111\n", "{} with stdin closed", prog.display());
+    }
     assert_eq!(
         expected_title(b"hello\0 world\n", 20),
         "service|errors:|........hello world\n|"
@@ -514,4 +520,41 @@ fn readproctitle_matches_djb() {
         &s.path,
         &[&[], &["abcd"], &["a", "b", "abcd"], &["abcde"]],
     );
+}
+
+/// A descriptor 0-2 closed by the caller is closed for the child too
+/// (Rust's runtime puts /dev/null there; the tools close it again).
+#[test]
+fn closed_stdio_stays_closed_as_djb() {
+    let s = Scratch::new("tk-closed");
+    std::fs::create_dir(s.join("e")).unwrap();
+    let probe = "for fd in 0 2; do [ -e /proc/$$/fd/$fd ] && echo \"$fd open\" || echo \"$fd closed\"; done";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["envdir", "e"],
+        vec!["softlimit", "-o", "="],
+        vec!["pgrphack"],
+        vec!["fghack"],
+        vec!["envuidgid", "root"],
+        vec!["setlock", "f"],
+    ];
+    for c in cases {
+        let Some(djb) = theirs("closed_stdio_stays_closed_as_djb", c[0]) else {
+            continue;
+        };
+        let outs: Vec<(i32, String, String)> = [bin(c[0]), djb]
+            .iter()
+            .map(|prog| {
+                let script = format!("exec 0<&- 2>&-; exec {} \"$@\"", prog.display());
+                run(Command::new("sh")
+                    .current_dir(&s.path)
+                    .args(["-c", &script, "sh"])
+                    .args(&c[1..])
+                    .args(["sh", "-c", probe]))
+            })
+            .collect();
+        assert_eq!(outs[0], outs[1], "{c:?}: ours (left) vs djb's (right)");
+        if c[0] != "setlock" && c[0] != "fghack" {
+            assert_eq!(outs[0].1, "0 closed\n2 closed\n", "{c:?}");
+        }
+    }
 }

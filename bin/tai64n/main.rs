@@ -95,6 +95,8 @@ fn main() {
     // Other arguments are ignored, as djb's.
     // As djb's: a closed reader kills us with SIGPIPE (Rust ignores it).
     svkit::sys::restore_start_sigpipe();
+    // A closed input or output is an error (111), not /dev/null.
+    svkit::sys::restore_start_stdio();
     let mut buf = vec![0u8; 128 * 1024];
     let mut out: Vec<u8> = Vec::with_capacity(buf.len() * 2);
     let mut at_start = true;
