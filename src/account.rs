@@ -2,11 +2,13 @@
 //! directly, then `getent passwd NAME` for names it lacks, so LDAP, SSSD
 //! and systemd-userdb accounts resolve as with the C library's
 //! `getpwnam` — which a static glibc binary cannot call safely (its NSS
-//! modules are loaded at run time and crash on unknown names).
+//! modules are loaded at run time and crash on unknown names). When
+//! nsswitch.conf puts another source before `files`, getent goes first.
 
 use std::process::{Command, Stdio};
 
 pub const PASSWD: &str = "/etc/passwd";
+pub const NSSWITCH: &str = "/etc/nsswitch.conf";
 const GETENT: [&str; 2] = ["/usr/bin/getent", "/bin/getent"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,12 +44,34 @@ pub fn find_in(text: &[u8], name: &[u8]) -> Option<Account> {
 /// None when neither knows the name (an unreadable `/etc/passwd` is left
 /// to getent, as getpwnam would go on to the next NSS source).
 pub fn lookup(name: &[u8]) -> Option<Account> {
-    if let Ok(text) = std::fs::read(PASSWD) {
-        if let Some(a) = find_in(&text, name) {
-            return Some(a);
-        }
+    let files = || {
+        std::fs::read(PASSWD)
+            .ok()
+            .and_then(|text| find_in(&text, name))
+    };
+    let nss = std::fs::read(NSSWITCH).unwrap_or_default();
+    if files_first(&nss) {
+        files().or_else(|| via_getent(name))
+    } else {
+        via_getent(name).or_else(files)
     }
-    via_getent(name)
+}
+
+/// Whether nsswitch.conf's `passwd:` line starts with `files` (or
+/// `compat`); true without such a line, glibc's default being `files`.
+pub fn files_first(nsswitch: &[u8]) -> bool {
+    for line in nsswitch.split(|&c| c == b'\n') {
+        let line = line.split(|&c| c == b'#').next().unwrap_or_default();
+        let text = String::from_utf8_lossy(line);
+        let Some(rest) = text.trim_start().strip_prefix("passwd:") else {
+            continue;
+        };
+        return match rest.split_whitespace().next() {
+            Some(first) => first == "files" || first == "compat",
+            None => true,
+        };
+    }
+    true
 }
 
 /// Asks the C library's NSS through getent(1), a dynamically linked
@@ -78,6 +102,16 @@ fn via_getent(name: &[u8]) -> Option<Account> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nsswitch_order() {
+        assert!(files_first(b"passwd:         files systemd\n"));
+        assert!(files_first(b"# passwd: ldap\ngroup: ldap files\n"));
+        assert!(files_first(b"passwd: compat\n"));
+        assert!(!files_first(b"passwd: sss files\n"));
+        assert!(!files_first(b"passwd:ldap [NOTFOUND=return] files\n"));
+        assert!(files_first(b""));
+    }
 
     #[test]
     fn lines() {
