@@ -14,6 +14,9 @@ static START_ARGC: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsi
 static START_ARGV: std::sync::atomic::AtomicPtr<*mut libc::c_char> =
     std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
 static ARGV_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Bit n set: descriptor n (0-2) was closed when we were exec'ed (Rust's
+/// runtime then opens /dev/null there).
+static START_CLOSED_STDIO: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 extern "C" fn record_start(
     argc: libc::c_int,
@@ -29,6 +32,14 @@ extern "C" fn record_start(
             && sa.sa_sigaction == libc::SIG_IGN
     };
     START_SIGPIPE_IGNORED.store(ignored, Ordering::Relaxed);
+    let mut closed = 0u8;
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on an integer descriptor only reports EBADF.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            closed |= 1 << fd;
+        }
+    }
+    START_CLOSED_STDIO.store(closed, Ordering::Relaxed);
     START_ARGC.store(usize::try_from(argc).unwrap_or(0), Ordering::Relaxed);
     START_ARGV.store(argv, Ordering::Relaxed);
 }
@@ -51,6 +62,21 @@ pub fn restore_start_sigpipe() {
     let act = SigAction::new(how, SaFlags::empty(), SigSet::empty());
     // SAFETY: SIG_DFL / SIG_IGN install no handler code.
     let _ = unsafe { sigaction(Signal::SIGPIPE, &act) };
+}
+
+/// Closes again those of descriptors 0-2 that were closed when we
+/// started, so a program we exec sees them as its caller left them, and
+/// descriptors opened afterwards get the numbers djb's would. Only the
+/// first call acts (later ones must not close what took those numbers).
+pub fn restore_start_stdio() {
+    let closed = START_CLOSED_STDIO.swap(0, std::sync::atomic::Ordering::Relaxed);
+    for fd in 0..3 {
+        if closed & (1 << fd) != 0 {
+            // SAFETY: closing 0-2, which hold only the /dev/null Rust's
+            // runtime opened; nothing in this process uses them.
+            unsafe { libc::close(fd) };
+        }
+    }
 }
 
 /// The bytes of the last command-line argument in place, in the memory
