@@ -91,6 +91,7 @@ pub fn run(argv: &[OsString], env: Vec<Vec<u8>>) -> io::Error {
     };
     let path = std::env::var_os("PATH");
     crate::sys::restore_start_sigpipe();
+    crate::sys::restore_start_stdio();
     let mut saved: Option<io::Error> = None;
     for cand in candidates(file.as_bytes(), path.as_ref().map(|p| p.as_bytes())) {
         let Ok(c) = cstring(cand) else { continue };

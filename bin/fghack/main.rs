@@ -41,6 +41,9 @@ fn main() {
     if args.len() < 2 {
         svkit::exit::usage(PROG, SYNOPSIS);
     }
+    // Closed stdio stays closed, so the pipe takes the numbers it takes
+    // under djb's (a closed stdin becomes a write end in the child).
+    svkit::sys::restore_start_stdio();
     // Plain pipe(2): both ends are inherited across exec on purpose.
     let (r, w) = match nix::unistd::pipe() {
         Ok(p) => p,
