@@ -2,6 +2,9 @@
 //! number (SPEC round 2). A pidfd does not reserve the pid *number*: it
 //! holds the kernel's pid object, so a signal sent through it reaches
 //! that process or nobody — never a process that got the number later.
+//! Needs Linux 5.3 (pidfd_open); group signalling through a pidfd needs
+//! 6.9, before which only our own unreaped children's groups are reached
+//! (by `kill(-pid)`, exact while the leader is unreaped).
 
 use nix::sys::signal::Signal;
 use std::io;
@@ -117,5 +120,45 @@ impl std::os::fd::AsFd for PidFd {
 impl AsRawFd for PidFd {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_group_is_signalled_through_the_pidfd_even_after_its_leader_is_reaped() {
+        // sh leads its own group (setsid) and leaves a member behind.
+        let mut leader = std::process::Command::new("setsid")
+            .args(["sh", "-c", "sleep 1000 & echo $!; exec sleep 1000"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let out = leader.stdout.take().unwrap();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+        let member: u32 = line.trim().parse().unwrap();
+        let p = PidFd::of_child(leader.id()).unwrap();
+        assert_eq!(p.signal(Signal::SIGKILL).ok(), Some(()));
+        leader.wait().unwrap();
+        assert!(p.has_exited());
+        // Leader gone and reaped: its group is still reached, by the pid
+        // object the pidfd holds, never by the (now free) number.
+        let r = p.signal_group(Signal::SIGKILL);
+        assert!(matches!(r, Reached::Group | Reached::LeaderOnly), "{r:?}");
+        if r == Reached::Group {
+            let gone = (0..500).any(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                std::fs::read_to_string(format!("/proc/{member}/stat")).map_or(true, |s| {
+                    s.rsplit_once(')')
+                        .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+                })
+            });
+            assert!(gone, "member {member} survived");
+        } else {
+            let _ =
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(member as i32), Signal::SIGKILL);
+        }
     }
 }
