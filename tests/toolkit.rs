@@ -170,3 +170,53 @@ fn children_get_default_sigpipe() {
         );
     }
 }
+
+/// svscanboot with svkit's real svc, svscan, supervise and readproctitle
+/// beside it, on a scratch scan directory: the supervise a "previous boot"
+/// left is told `-dx` and exits, svscan starts the services again, and a
+/// service's error scrolls into readproctitle's title.
+#[test]
+fn svscanboot_runs_the_real_tree() {
+    let s = Scratch::new("tk-svscanboot-real");
+    let bin = s.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    for p in ["svc", "svscan", "supervise", "readproctitle"] {
+        std::os::unix::fs::symlink(common::bin(p), bin.join(p)).unwrap();
+    }
+    let service = s.join("service");
+    let web = make_service(&service, "web", "exec sleep 1000");
+    let broken = service.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("run"), "#!/bin/sh\n").unwrap();
+    let mut g = Guard::new();
+    let old = start_supervise(&mut g, &common::bin("supervise"), &web);
+    let boot = g.spawn(Command::new(bin.join("svscanboot")).arg(&service));
+    // The old supervise was told -dx and exits (the test reaps it).
+    let gone = poll_until(Duration::from_secs(10), || {
+        g.child(old)
+            .map(|c| matches!(c.try_wait(), Ok(Some(_))))
+            .unwrap_or(false)
+    });
+    assert!(gone, "the old supervise {old} was not stopped");
+    // svscan (under svscanboot) supervises web again.
+    let up = poll_until(Duration::from_secs(15), || {
+        up_pid(&web).is_some() && svkit::control::supervise_running(&web).unwrap_or(false)
+    });
+    assert!(up, "web not restarted under svscanboot's svscan");
+    // supervise's complaint about broken/run reaches readproctitle's title.
+    let title = || -> String {
+        descendants(boot)
+            .into_iter()
+            .map(|p| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .find(|c| c.contains("readproctitle service errors:"))
+            .unwrap_or_default()
+    };
+    let mut t = String::new();
+    let shown = poll_until(Duration::from_secs(15), || {
+        t = title();
+        t.contains("unable to start") && t.contains("broken/run")
+    });
+    assert!(shown, "title: {t:?}");
+}
