@@ -31,6 +31,23 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// Copies an executable and waits until it can be run: a thread of this
+/// test process forking while the copy was open for writing leaves a
+/// child holding it (ETXTBSY) until that child execs.
+fn copy_exe(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::copy(src, dst).expect("copy executable");
+    let ready = poll_until(Duration::from_secs(10), || {
+        let probe = Command::new(dst)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        !matches!(probe, Err(e) if e.raw_os_error() == Some(libc::ETXTBSY))
+    });
+    assert!(ready, "{} stayed busy", dst.display());
+}
+
 #[test]
 fn svscanboot_stops_old_supervisors_then_pipes_svscan_into_readproctitle() {
     let s = Scratch::new("tk-svscanboot");
@@ -39,7 +56,7 @@ fn svscanboot_stops_old_supervisors_then_pipes_svscan_into_readproctitle() {
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&log).unwrap();
     // svscanboot runs the svc, svscan and readproctitle beside it.
-    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    copy_exe(&common::bin("svscanboot"), &bin.join("svscanboot"));
     fake(&bin, "svc", &log, 0);
     fake(&bin, "svscan", &log, 0);
     fake(&bin, "readproctitle", &log, 5);
@@ -107,7 +124,7 @@ fn svscanboot_passes_literal_patterns_when_nothing_matches() {
     let log = s.join("log");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&log).unwrap();
-    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    copy_exe(&common::bin("svscanboot"), &bin.join("svscanboot"));
     fake(&bin, "svc", &log, 0);
     fake(&bin, "svscan", &log, 0);
     fake(&bin, "readproctitle", &log, 0);
@@ -180,7 +197,7 @@ fn svscanboot_runs_the_real_tree() {
     let s = Scratch::new("tk-svscanboot-real");
     let bin = s.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    copy_exe(&common::bin("svscanboot"), &bin.join("svscanboot"));
     for p in ["svc", "svscan", "supervise", "readproctitle"] {
         std::os::unix::fs::symlink(common::bin(p), bin.join(p)).unwrap();
     }

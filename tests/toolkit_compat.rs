@@ -62,6 +62,23 @@ fn write(p: &Path, bytes: &[u8]) {
     std::fs::write(p, bytes).expect("write");
 }
 
+/// Copies an executable and waits until it can be run: a thread of this
+/// test process forking while the copy was open for writing leaves a
+/// child holding it (ETXTBSY) until that child execs.
+fn copy_exe(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::copy(src, dst).expect("copy executable");
+    let ready = poll_until(Duration::from_secs(10), || {
+        let probe = Command::new(dst)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        !matches!(probe, Err(e) if e.raw_os_error() == Some(libc::ETXTBSY))
+    });
+    assert!(ready, "{} stayed busy", dst.display());
+}
+
 #[test]
 fn envdir_matches_djb() {
     let s = Scratch::new("tk-envdir");
@@ -152,7 +169,7 @@ fn setuidgid_matches_djb() {
         let mine = bin("setuidgid");
         // Where nobody can reach it: our build tree may be closed to others.
         let copy = s.join("setuidgid-copy");
-        std::fs::copy(&mine, &copy).unwrap();
+        copy_exe(&mine, &copy);
         std::fs::set_permissions(&s.path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let a = run_fixed(
             &mine,
