@@ -17,6 +17,7 @@ fn fake(bin: &Path, name: &str, log: &Path, code: i32) {
         &bin.join(name),
         &format!(
             "#!/bin/sh\n\
+             [ -n \"$SVKIT_PROBE\" ] && exit 0\n\
              for a in \"$@\"; do printf '%s\\n' \"$a\"; done > {l}/{name}.args\n\
              tr '\\0' '\\n' < /proc/$$/environ > {l}/{name}.env\n\
              echo {name} to stdout\n\
@@ -25,20 +26,29 @@ fn fake(bin: &Path, name: &str, log: &Path, code: i32) {
              exit {code}\n"
         ),
     );
+    wait_runnable(&bin.join(name));
 }
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// Copies an executable and waits until it can be run: a thread of this
-/// test process forking while the copy was open for writing leaves a
-/// child holding it (ETXTBSY) until that child execs.
+/// Copies an executable and waits until it can be run.
 fn copy_exe(src: &std::path::Path, dst: &std::path::Path) {
     std::fs::copy(src, dst).expect("copy executable");
+    wait_runnable(dst);
+}
+
+/// Waits until `exe` can be exec'ed: a thread of this test process forking
+/// while the file was open for writing leaves a child holding it
+/// (ETXTBSY) until that child execs. Our programs answer `--version`;
+/// the fakes exit at once when SVKIT_PROBE is set.
+fn wait_runnable(exe: &std::path::Path) {
+    let dst = exe;
     let ready = poll_until(Duration::from_secs(10), || {
         let probe = Command::new(dst)
             .arg("--version")
+            .env("SVKIT_PROBE", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
