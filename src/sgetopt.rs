@@ -70,10 +70,15 @@ impl<'a> Iterator for Getopt<'a> {
         }
         let c = word[self.pos];
         self.pos += 1;
+        let at_end = self.pos >= word.len();
         let Some(arg) = self.takes_arg(c) else {
+            // Step past it, so iterating on cannot read out of the word.
+            if at_end {
+                self.ind += 1;
+                self.pos = 0;
+            }
             return Some(Err(Problem::Illegal(c)));
         };
-        let at_end = self.pos >= word.len();
         if !arg {
             if at_end {
                 self.ind += 1;
@@ -159,6 +164,20 @@ mod tests {
         assert_eq!(parse(&["p", "--", "-n"], "n").1, 2);
         assert_eq!(parse(&["p", "-", "x"], "n").1, 1);
         assert_eq!(parse(&["p"], "n").1, 1);
+    }
+
+    #[test]
+    fn going_on_after_a_problem_is_safe() {
+        let args: Vec<OsString> = ["p", "-qn", "-z", "x"].iter().map(OsString::from).collect();
+        let got: Vec<_> = Getopt::new(&args, "n").collect();
+        assert_eq!(
+            got,
+            vec![
+                Err(Problem::Illegal(b'q')),
+                Ok((b'n', None)),
+                Err(Problem::Illegal(b'z'))
+            ]
+        );
     }
 
     #[test]
