@@ -166,6 +166,35 @@ mod tests {
         assert_eq!(parse(&["p"], "n").1, 1);
     }
 
+    /// Random command lines from a small alphabet never panic, whatever
+    /// the caller does after a problem.
+    #[test]
+    fn random_command_lines() {
+        let mut seed: u64 = 0x5eed;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let alphabet = [b'-', b'n', b'm', b':', b'x', b'='];
+        for _ in 0..20000 {
+            let words: Vec<OsString> = (0..next() % 5)
+                .map(|_| {
+                    let w: Vec<u8> = (0..next() % 5)
+                        .map(|_| alphabet[next() % alphabet.len()])
+                        .collect();
+                    OsString::from(String::from_utf8(w).unwrap())
+                })
+                .collect();
+            let mut args = vec![OsString::from("p")];
+            args.extend(words);
+            let mut g = Getopt::new(&args, "nm:");
+            for _ in g.by_ref().take(64) {}
+            assert!(g.rest() <= args.len());
+        }
+    }
+
     #[test]
     fn going_on_after_a_problem_is_safe() {
         let args: Vec<OsString> = ["p", "-qn", "-z", "x"].iter().map(OsString::from).collect();
