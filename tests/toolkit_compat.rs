@@ -575,3 +575,58 @@ fn closed_stdio_stays_closed_as_djb() {
         }
     }
 }
+
+/// Environment entries Rust's std would drop (no `=`, or a leading one)
+/// reach the child as under djb's, in the same order. Needs a C compiler
+/// to build the exec wrapper that plants them.
+#[test]
+fn odd_environment_entries_pass_as_djb() {
+    let s = Scratch::new("tk-odd-env");
+    let src = s.join("envx.c");
+    write(
+        &src,
+        b"#include <unistd.h>\nint main(int c, char **v) {\n\
+          char *e[] = {\"NOEQ\", \"=lead\", \"A=1\", \"B=2\", 0};\n\
+          (void)c; execve(v[1], v + 1, e); return 111; }\n",
+    );
+    let envx = s.join("envx");
+    let built = Command::new("cc")
+        .arg("-o")
+        .arg(&envx)
+        .arg(&src)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success());
+    if !built {
+        eprintln!("odd_environment_entries_pass_as_djb: skipped: no C compiler (cc)");
+        return;
+    }
+    std::fs::create_dir(s.join("e")).unwrap();
+    write(&s.join("e/A"), b"x\n");
+    let show = ["/bin/sh", "-c", "tr '\\0' '\\n' < /proc/$$/environ"];
+    for (name, pre) in [
+        ("envdir", vec!["e"]),
+        ("setlock", vec!["f"]),
+        ("envuidgid", vec!["root"]),
+    ] {
+        let Some(djb) = theirs("odd_environment_entries_pass_as_djb", name) else {
+            continue;
+        };
+        let outs: Vec<(i32, String, String)> = [bin(name), djb]
+            .iter()
+            .map(|prog| {
+                run(Command::new(&envx)
+                    .current_dir(&s.path)
+                    .arg(prog)
+                    .args(&pre)
+                    .args(show))
+            })
+            .collect();
+        assert_eq!(outs[0], outs[1], "{name}: ours (left) vs djb's (right)");
+        assert!(
+            outs[0].1.starts_with("NOEQ\n=lead\n"),
+            "{name}: {}",
+            outs[0].1
+        );
+    }
+}

@@ -103,6 +103,27 @@ pub fn take_last_arg() -> Option<&'static mut [u8]> {
     }
 }
 
+/// The environment exactly as the C library holds it, in order: entries
+/// without `=` (or starting with one) included, which
+/// `std::env::vars_os` drops but djb's programs pass on.
+pub fn environ_raw() -> Vec<Vec<u8>> {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    let mut out = Vec::new();
+    // SAFETY: `environ` is the C library's NULL-terminated array of
+    // NUL-terminated strings; the callers are single-threaded and copy
+    // every entry out before anything could change the environment.
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            out.push(std::ffi::CStr::from_ptr(*p).to_bytes().to_vec());
+            p = p.add(1);
+        }
+    }
+    out
+}
+
 /// execve(2); returns only on failure.
 pub fn execve(
     path: &std::ffi::CStr,
