@@ -8,16 +8,10 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-/// The caller's environment as `NAME=value` byte strings, in order.
+/// The caller's environment as `NAME=value` byte strings, in order, as
+/// the C library holds it.
 pub fn environ() -> Vec<Vec<u8>> {
-    std::env::vars_os()
-        .map(|(k, v)| {
-            let mut e = k.into_vec();
-            e.push(b'=');
-            e.extend_from_slice(v.as_bytes());
-            e
-        })
-        .collect()
+    crate::sys::environ_raw()
 }
 
 /// Applies `pathexec_env` edits to `env`: each edit is `NAME=value` (set)

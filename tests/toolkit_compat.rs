@@ -62,6 +62,23 @@ fn write(p: &Path, bytes: &[u8]) {
     std::fs::write(p, bytes).expect("write");
 }
 
+/// Copies an executable and waits until it can be run: a thread of this
+/// test process forking while the copy was open for writing leaves a
+/// child holding it (ETXTBSY) until that child execs.
+fn copy_exe(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::copy(src, dst).expect("copy executable");
+    let ready = poll_until(Duration::from_secs(10), || {
+        let probe = Command::new(dst)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        !matches!(probe, Err(e) if e.raw_os_error() == Some(libc::ETXTBSY))
+    });
+    assert!(ready, "{} stayed busy", dst.display());
+}
+
 #[test]
 fn envdir_matches_djb() {
     let s = Scratch::new("tk-envdir");
@@ -152,7 +169,7 @@ fn setuidgid_matches_djb() {
         let mine = bin("setuidgid");
         // Where nobody can reach it: our build tree may be closed to others.
         let copy = s.join("setuidgid-copy");
-        std::fs::copy(&mine, &copy).unwrap();
+        copy_exe(&mine, &copy);
         std::fs::set_permissions(&s.path, std::fs::Permissions::from_mode(0o755)).unwrap();
         let a = run_fixed(
             &mine,
@@ -556,5 +573,60 @@ fn closed_stdio_stays_closed_as_djb() {
         if c[0] != "setlock" && c[0] != "fghack" {
             assert_eq!(outs[0].1, "0 closed\n2 closed\n", "{c:?}");
         }
+    }
+}
+
+/// Environment entries Rust's std would drop (no `=`, or a leading one)
+/// reach the child as under djb's, in the same order. Needs a C compiler
+/// to build the exec wrapper that plants them.
+#[test]
+fn odd_environment_entries_pass_as_djb() {
+    let s = Scratch::new("tk-odd-env");
+    let src = s.join("envx.c");
+    write(
+        &src,
+        b"#include <unistd.h>\nint main(int c, char **v) {\n\
+          char *e[] = {\"NOEQ\", \"=lead\", \"A=1\", \"B=2\", 0};\n\
+          (void)c; execve(v[1], v + 1, e); return 111; }\n",
+    );
+    let envx = s.join("envx");
+    let built = Command::new("cc")
+        .arg("-o")
+        .arg(&envx)
+        .arg(&src)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success());
+    if !built {
+        eprintln!("odd_environment_entries_pass_as_djb: skipped: no C compiler (cc)");
+        return;
+    }
+    std::fs::create_dir(s.join("e")).unwrap();
+    write(&s.join("e/A"), b"x\n");
+    let show = ["/bin/sh", "-c", "tr '\\0' '\\n' < /proc/$$/environ"];
+    for (name, pre) in [
+        ("envdir", vec!["e"]),
+        ("setlock", vec!["f"]),
+        ("envuidgid", vec!["root"]),
+    ] {
+        let Some(djb) = theirs("odd_environment_entries_pass_as_djb", name) else {
+            continue;
+        };
+        let outs: Vec<(i32, String, String)> = [bin(name), djb]
+            .iter()
+            .map(|prog| {
+                run(Command::new(&envx)
+                    .current_dir(&s.path)
+                    .arg(prog)
+                    .args(&pre)
+                    .args(show))
+            })
+            .collect();
+        assert_eq!(outs[0], outs[1], "{name}: ours (left) vs djb's (right)");
+        assert!(
+            outs[0].1.starts_with("NOEQ\n=lead\n"),
+            "{name}: {}",
+            outs[0].1
+        );
     }
 }

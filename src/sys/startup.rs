@@ -1,6 +1,6 @@
 //! Start-up facts recorded before Rust's runtime runs (the daemontools
 //! toolkit: envdir, setlock, readproctitle, …): SIGPIPE as inherited,
-//! argv in place; and execve.
+//! which of descriptors 0-2 were closed, argv in place; and execve.
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::io;
@@ -101,6 +101,27 @@ pub fn take_last_arg() -> Option<&'static mut [u8]> {
         let len = libc::strlen(p);
         Some(std::slice::from_raw_parts_mut(p.cast::<u8>(), len))
     }
+}
+
+/// The environment exactly as the C library holds it, in order: entries
+/// without `=` (or starting with one) included, which
+/// `std::env::vars_os` drops but djb's programs pass on.
+pub fn environ_raw() -> Vec<Vec<u8>> {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    let mut out = Vec::new();
+    // SAFETY: `environ` is the C library's NULL-terminated array of
+    // NUL-terminated strings; the callers are single-threaded and copy
+    // every entry out before anything could change the environment.
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            out.push(std::ffi::CStr::from_ptr(*p).to_bytes().to_vec());
+            p = p.add(1);
+        }
+    }
+    out
 }
 
 /// execve(2); returns only on failure.
