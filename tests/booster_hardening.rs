@@ -729,3 +729,125 @@ fn without_e_the_booster_logs_through_syslog_to_dev_log() {
     );
     assert!(wait_pid(&mut g, booster, Duration::from_secs(5)).is_some());
 }
+
+#[test]
+fn one_uid_cannot_hold_every_slot_with_half_read_requests() {
+    let sp = std::path::PathBuf::from("/usr/bin/setpriv");
+    if !nix::unistd::getuid().is_root() || !sp.exists() {
+        eprintln!("per-uid cap: skipped: needs root and setpriv");
+        return;
+    }
+    let mut g = Guard::new();
+    let d = Scratch::new("per-uid");
+    let sock = d.join("socket");
+    // 120 descriptors: (120 - 16) / 5 = 20 connections, 16 per uid.
+    let script = format!(
+        "ulimit -n 120 && exec {} -e -u 65534 {} 2>{}",
+        bin("booster").display(),
+        sock.display(),
+        d.join("log").display()
+    );
+    g.spawn(Command::new("sh").args(["-c", &script]));
+    assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
+        &sock
+    )
+    .is_ok()));
+    let log = || std::fs::read_to_string(d.join("log")).unwrap_or_default();
+    let hello = {
+        let mut b = Vec::new();
+        for v in [wire::HELLO, 8, wire::VERSION, wire::FLAG_WAIT] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b
+    };
+    // Root holds 16 requests open half-way.
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        s.write_all(&hello).unwrap();
+        held.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    // The 17th is answered busy at once, not after the 5 s deadline.
+    let t = Instant::now();
+    let mut s = UnixStream::connect(&sock).unwrap();
+    let _ = s.write_all(&hello);
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = Vec::new();
+    let r = s.read_to_end(&mut buf);
+    let reply = wire::decode_reply(&buf).ok().flatten().map(|(r, _)| r);
+    assert!(
+        matches!(
+            reply,
+            Some(Reply::Error {
+                kind: wire::kind::BUSY,
+                ..
+            })
+        ),
+        "{reply:?} {r:?} {buf:?}\n{}",
+        log()
+    );
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(log().contains("connections of uid 0 pending"), "{}", log());
+    // Another uid still launches at once.
+    let t = Instant::now();
+    let st = Command::new(&sp)
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(bin("invoker"))
+        .arg("-s")
+        .arg(&sock)
+        .arg("/bin/true")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0), "{}", log());
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    drop(held);
+}
+
+/// (An integration test, not a unit test: spawning from the library's
+/// test binary races with its flock tests, as a forked child shares the
+/// lock's open file until it execs.)
+#[test]
+fn a_group_is_signalled_through_the_pidfd_even_after_its_leader_is_reaped() {
+    use nix::sys::signal::Signal;
+    use svkit::pidfd::{PidFd, Reached};
+    // Before 6.9 a group is signalled by number, which is exact only while
+    // the leader is unreaped: not what this test does.
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut v = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|x| x.parse::<u32>().ok());
+    if (v.next().unwrap_or(0), v.next().unwrap_or(0)) < (6, 9) {
+        eprintln!("group through pidfd: skipped: kernel {release} is before 6.9");
+        return;
+    }
+    let mut g = Guard::new();
+    // sh leads its own group (setsid) and leaves a member behind.
+    let leader = g.spawn(
+        Command::new("setsid")
+            .args(["sh", "-c", "sleep 1000 & echo $!; exec sleep 1000"])
+            .stdout(Stdio::piped()),
+    );
+    let out = g.child(leader).unwrap().stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    let member: u32 = line.trim().parse().unwrap();
+    g.adopt(member);
+    let p = PidFd::of_child(leader).unwrap();
+    p.signal(Signal::SIGKILL).unwrap();
+    g.child(leader).unwrap().wait().unwrap();
+    assert!(p.has_exited());
+    // Leader gone and reaped: its group is still reached, by the pid
+    // object the pidfd holds, never by the (now free) number.
+    match p.signal_group(Signal::SIGKILL) {
+        Reached::Group => assert!(
+            gone(&[member], Duration::from_secs(5)),
+            "member {member} survived"
+        ),
+        r => panic!("{r:?}"),
+    }
+}

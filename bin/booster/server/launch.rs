@@ -35,7 +35,11 @@ impl Server {
             return self.refuse(id, kind::INTERNAL, libc::EMFILE, w);
         }
         if n == 0 {
-            return self.refuse(id, kind::MALFORMED, libc::EPROTO, "truncated request");
+            // The peer has closed: no orderly disconnect to wait for, and
+            // no slot held for it.
+            self.refuse(id, kind::MALFORMED, libc::EPROTO, "truncated request");
+            self.conns.remove(&id);
+            return;
         }
         if !got.is_empty() && !fds.is_empty() {
             return self.refuse(id, kind::MALFORMED, libc::EPROTO, "descriptors sent twice");
