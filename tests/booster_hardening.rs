@@ -15,6 +15,13 @@ use svkit::wire::{self, Reply};
 
 const HUGE: &str = "10000000000000000000s";
 
+/// Tests that measure time, or load both cores (the flood), run one at a
+/// time: the flood would otherwise stretch every deadline around it.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `cmd` with a deadline; None when it had to be killed.
 fn code_within(g: &mut Guard, cmd: &mut Command, limit: Duration) -> Option<i32> {
     let pid = g.spawn(cmd.stdin(Stdio::null()).stdout(Stdio::null()));
@@ -173,6 +180,7 @@ fn child_of(parent: u32) -> Option<u32> {
 
 #[test]
 fn survivors_and_instances_are_signalled_only_through_pidfds() {
+    let _serial = serial();
     let Some(st) = strace() else {
         eprintln!("signalled_only_through_pidfds: skipped: strace cannot trace here");
         return;
@@ -343,6 +351,7 @@ fn launch_time(g: &mut Guard, b: &Booster) -> Option<Duration> {
 
 #[test]
 fn refused_peers_flooding_do_not_slow_allowed_launches() {
+    let _serial = serial();
     let sp = std::path::PathBuf::from("/usr/bin/setpriv");
     if !nix::unistd::getuid().is_root() || !sp.exists() {
         eprintln!("refused_peers_flooding: skipped: needs root and setpriv");
@@ -419,6 +428,7 @@ fn refused_peers_flooding_do_not_slow_allowed_launches() {
 
 #[test]
 fn invoker_gives_up_connecting_to_a_full_backlog_with_111() {
+    let _serial = serial();
     use nix::sys::socket::{
         bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
     };
@@ -490,6 +500,7 @@ fn unread_by_peer(s: &UnixStream) -> i32 {
 
 #[test]
 fn a_mebibyte_argv_then_env_one_byte_at_a_time_is_decoded_in_linear_time() {
+    let _serial = serial();
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     use std::os::fd::AsRawFd;
     let mut g = Guard::new();
@@ -732,6 +743,7 @@ fn without_e_the_booster_logs_through_syslog_to_dev_log() {
 
 #[test]
 fn one_uid_cannot_hold_every_slot_with_half_read_requests() {
+    let _serial = serial();
     let sp = std::path::PathBuf::from("/usr/bin/setpriv");
     if !nix::unistd::getuid().is_root() || !sp.exists() {
         eprintln!("per-uid cap: skipped: needs root and setpriv");
