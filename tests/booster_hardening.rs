@@ -252,6 +252,7 @@ fn survivors_and_instances_are_signalled_only_through_pidfds() {
 
 const FLOOD_ENV: &str = "SVKIT_TEST_FLOOD_SOCKET";
 const FLOOD_COUNT_ENV: &str = "SVKIT_TEST_FLOOD_COUNT";
+const HOLD_ENV: &str = "SVKIT_TEST_HOLD";
 const FLOOD_CONNS: usize = 1400;
 
 /// Not a test by itself: the flooder of
@@ -862,4 +863,126 @@ fn a_group_is_signalled_through_the_pidfd_even_after_its_leader_is_reaped() {
         ),
         r => panic!("{r:?}"),
     }
+}
+
+/// Not a test by itself: run again under setpriv by
+/// `at_the_cap_a_lighter_uid_takes_the_slot_of_the_heaviest`, it opens
+/// `N` connections to `SOCKET` (`SVKIT_TEST_HOLD=N:SOCKET`), sends HELLO
+/// on each and holds them (until killed, at most 30 s).
+#[test]
+fn hold_helper() {
+    let Some(v) = std::env::var_os(HOLD_ENV) else {
+        return;
+    };
+    let v = v.to_string_lossy().into_owned();
+    let (n, sock) = v.split_once(':').unwrap();
+    let mut held = Vec::new();
+    for _ in 0..n.parse::<usize>().unwrap() {
+        let mut s = UnixStream::connect(sock).unwrap();
+        s.write_all(&hello_frame()).unwrap();
+        held.push(s);
+    }
+    std::thread::sleep(Duration::from_secs(30));
+}
+
+fn hello_frame() -> Vec<u8> {
+    let mut b = Vec::new();
+    for v in [wire::HELLO, 8, wire::VERSION, wire::FLAG_WAIT] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn at_the_cap_a_lighter_uid_takes_the_slot_of_the_heaviest() {
+    let sp = std::path::PathBuf::from("/usr/bin/setpriv");
+    if !nix::unistd::getuid().is_root() || !sp.exists() {
+        eprintln!("fair at the cap: skipped: needs root and setpriv");
+        return;
+    }
+    let _serial = serial();
+    let mut g = Guard::new();
+    let d = Scratch::new("cap-fair");
+    let sock = d.join("socket");
+    // 20 connections at most, 16 pending per uid.
+    let script = format!(
+        "ulimit -n 120 && exec {} -e -u 65534 {} 2>{}",
+        bin("booster").display(),
+        sock.display(),
+        d.join("log").display()
+    );
+    g.spawn(Command::new("sh").args(["-c", &script]));
+    assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
+        &sock
+    )
+    .is_ok()));
+    let log = || std::fs::read_to_string(d.join("log")).unwrap_or_default();
+    let booster_pid = || {
+        descendants(std::process::id())
+            .into_iter()
+            .find(|&p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.contains("booster") && c.contains(&*sock.to_string_lossy()))
+            })
+            .unwrap_or(0)
+    };
+    let open = || {
+        std::fs::read_dir(format!("/proc/{}/fd", booster_pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let base = open();
+    // uid 65534 holds its 16; root holds 4: the table is full.
+    g.spawn(
+        Command::new(&sp)
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "hold_helper", "--nocapture", "--test-threads=1"])
+            .env(HOLD_ENV, format!("16:{}", sock.display()))
+            .current_dir("/")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let mut mine = Vec::new();
+    for _ in 0..4 {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        s.write_all(&hello_frame()).unwrap();
+        mine.push(s);
+    }
+    assert!(
+        poll_until(Duration::from_secs(10), || open() >= base + 20),
+        "the table never filled: {} open\n{}",
+        open(),
+        log()
+    );
+    // A 5th root connection: root holds 4, uid 65534 16 > 4 + 1, so the
+    // oldest of 65534's goes and root's newcomer stays (no reply).
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(&hello_frame()).unwrap();
+    assert!(
+        poll_until(Duration::from_secs(5), || log()
+            .contains("dropped for a lighter uid")),
+        "{}",
+        log()
+    );
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut b = [0u8; 64];
+    assert!(
+        matches!(s.read(&mut b), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "root's newcomer was answered: {}",
+        log()
+    );
+    // One more from root (5 pending) against 65534's 15: still lighter.
+    let mut t = UnixStream::connect(&sock).unwrap();
+    t.write_all(&hello_frame()).unwrap();
+    assert!(
+        poll_until(Duration::from_secs(5), || log()
+            .matches("dropped for a lighter uid")
+            .count()
+            >= 2),
+        "{}",
+        log()
+    );
+    drop(mine);
 }
