@@ -801,7 +801,12 @@ fn one_uid_cannot_hold_every_slot_with_half_read_requests() {
         log()
     );
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
-    assert!(log().contains("connections of uid 0 pending"), "{}", log());
+    assert!(
+        poll_until(Duration::from_secs(5), || log()
+            .contains("connections of uid 0 pending")),
+        "{}",
+        log()
+    );
     // Another uid still launches at once.
     let t = Instant::now();
     let st = Command::new(&sp)
