@@ -12,6 +12,7 @@ pub mod errstr;
 pub mod exit;
 pub mod lock;
 pub mod multilog_lines;
+pub mod multilog_pending;
 pub mod multilog_script;
 pub mod pathexec;
 pub mod pidfd;
