@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub down_signal: Signal,
     pub timeout_kill: Option<Duration>,
     pub timeout_finish: Option<Duration>,
+    /// The opt-in `backoff` file.
+    pub backoff: Option<crate::config::Backoff>,
 }
 
 impl Default for Snapshot {
@@ -35,8 +37,23 @@ impl Default for Snapshot {
             down_signal: Signal::SIGTERM,
             timeout_kill: None,
             timeout_finish: Some(Duration::from_millis(crate::config::FINISH_DEFAULT_MS)),
+            backoff: None,
         }
     }
+}
+
+/// `finish`'s exit code for "permanent failure: do not restart" (s6).
+pub const PERMANENT_FAILURE: i32 = 125;
+
+/// `wall + d`, saturating.
+fn tai_plus(wall: Tai64n, d: Duration) -> Tai64n {
+    let mut secs = wall.secs.saturating_add(d.as_secs());
+    let mut nanos = wall.nanos.min(999_999_999) + d.subsec_nanos();
+    if nanos >= 1_000_000_000 {
+        nanos -= 1_000_000_000;
+        secs = secs.saturating_add(1);
+    }
+    Tai64n { secs, nanos }
 }
 
 /// Which process an action is about.
@@ -63,8 +80,8 @@ pub enum Event {
         group_alive: bool,
     },
     FinishForked(ProcSig),
-    /// `finish` is reaped (or gone, or never ran).
-    FinishGone,
+    /// `finish` is reaped (its exit code when known), gone, or never ran.
+    FinishExited(Option<i32>),
     /// The readiness newline arrived.
     Ready,
 }
@@ -74,7 +91,7 @@ pub enum Action {
     /// Fork `run` (gated), feed back `RunForked` or `RunFailed`.
     SpawnRun,
     /// Fork `finish CODE SIGNAL` if there is one; feed back
-    /// `FinishForked`, or `FinishGone` when none ran.
+    /// `FinishForked`, or `FinishExited(None)` when none ran.
     SpawnFinish {
         wstatus: i32,
     },
@@ -130,6 +147,12 @@ pub struct Machine {
     pub x: XStatus,
     /// `changed` before a start that then failed.
     changed_before: Tai64n,
+    /// `finish` exited 125: down until `u` (or `o`).
+    pub failed: bool,
+    /// The backoff: the current delay, and the earliest next start.
+    pub delay: Option<Duration>,
+    pub backoff_until: Option<Instant>,
+    backoff_until_wall: Tai64n,
     garbage_warned: bool,
 }
 
@@ -151,6 +174,10 @@ impl Machine {
             born: now,
             x,
             changed_before: Tai64n::ZERO,
+            failed: false,
+            delay: None,
+            backoff_until: None,
+            backoff_until_wall: Tai64n::ZERO,
             garbage_warned: false,
         }
     }
@@ -159,7 +186,7 @@ impl Machine {
     pub fn wants_snapshot(&self, ev: &Event) -> bool {
         match ev {
             Event::Control(b'd') => self.run.is_some(),
-            Event::FinishForked(_) => true,
+            Event::FinishForked(_) | Event::RunExited { .. } => true,
             _ => false,
         }
     }
@@ -181,6 +208,18 @@ impl Machine {
         self.x.set(xstatus::FLAG_FINISHING, self.finish.is_some());
         self.x.finish = self.finish.as_ref().map_or(ProcSig::default(), |f| f.sig);
         self.x.set(xstatus::FLAG_EXITING, self.exiting);
+        self.x.set(xstatus::FLAG_FAILED, self.failed);
+        let backing_off = self.backoff_until.is_some() && self.pending;
+        self.x.set(xstatus::FLAG_BACKOFF, backing_off);
+        self.x.next_start = if backing_off {
+            self.backoff_until_wall
+        } else {
+            Tai64n::ZERO
+        };
+        self.x.backoff_ms = self
+            .delay
+            .filter(|_| backing_off)
+            .map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
         let st = Status {
             when: self.x.changed,
             pid,
@@ -197,7 +236,20 @@ impl Machine {
         if !self.pending || self.run.is_some() || self.finish.is_some() {
             return None;
         }
-        Some(self.last_start.map_or(self.born, |t| t + FLOOR))
+        let floor = self.last_start.map_or(self.born, |t| t + FLOOR);
+        Some(self.backoff_until.map_or(floor, |b| b.max(floor)))
+    }
+
+    /// Sets the earliest next start `d` from now (the backoff).
+    pub fn back_off(&mut self, d: Duration, now: Instant, wall: Tai64n) {
+        self.delay = Some(d);
+        self.backoff_until = Some(svkit::duration::deadline(now, d));
+        self.backoff_until_wall = tai_plus(wall, d);
+    }
+
+    fn no_backoff(&mut self) {
+        self.delay = None;
+        self.backoff_until = None;
     }
 
     /// The next moment something is due, for poll's timeout.
@@ -252,7 +304,22 @@ impl Machine {
             Event::RunExited {
                 wstatus,
                 group_alive,
-            } => self.run_exited(wstatus, group_alive, wall, &mut out),
+            } => {
+                let young = self.run.as_ref().is_some_and(|r| !r.adopted)
+                    && self.last_start.is_some_and(|t| {
+                        snap.backoff
+                            .is_some_and(|b| now.saturating_duration_since(t) < b.window)
+                    });
+                match snap.backoff {
+                    Some(b) if young && self.run.is_some() => {
+                        let d = self.delay.map_or(b.min, |d| (d * 2).clamp(b.min, b.max));
+                        self.back_off(d, now, wall);
+                    }
+                    _ if self.run.is_some() => self.no_backoff(),
+                    _ => {}
+                }
+                self.run_exited(wstatus, group_alive, wall, &mut out)
+            }
             Event::FinishForked(sig) => {
                 self.finish = Some(Finish {
                     sig,
@@ -262,7 +329,15 @@ impl Machine {
                         .map(|d| svkit::duration::deadline(now, d)),
                 });
             }
-            Event::FinishGone => self.finish = None,
+            Event::FinishExited(code) => {
+                if self.finish.take().is_some() && code == Some(PERMANENT_FAILURE) {
+                    // s6's convention: the service is not to be restarted.
+                    self.failed = true;
+                    self.want = Want::Down;
+                    self.pending = false;
+                    self.no_backoff();
+                }
+            }
             Event::Ready => {
                 if self.run.is_some() {
                     self.x.ready = wall;
@@ -289,10 +364,14 @@ impl Machine {
             Command::Up => {
                 self.want = Want::Up;
                 self.pending = self.run.is_none();
+                self.failed = false;
+                self.no_backoff();
             }
             Command::Once => {
                 self.want = Want::None;
                 self.pending = self.run.is_none();
+                self.failed = false;
+                self.no_backoff();
             }
             Command::Down => {
                 self.want = Want::Down;
@@ -449,7 +528,8 @@ mod tests {
                 group_alive: true,
             },
             Event::FinishForked(sig(PID + 3)),
-            Event::FinishGone,
+            Event::FinishExited(None),
+            Event::FinishExited(Some(PERMANENT_FAILURE)),
             Event::Ready,
         ]);
         v
@@ -460,6 +540,7 @@ mod tests {
             down_signal: Signal::SIGHUP,
             timeout_kill: Some(Duration::from_secs(2)),
             timeout_finish: Some(Duration::from_secs(5)),
+            backoff: None,
         }
     }
 
@@ -518,7 +599,7 @@ mod tests {
                 assert_eq!(x.has(xstatus::FLAG_FINISHING), m.finish.is_some(), "{at}");
             }
         }
-        assert_eq!(pairs, 9 * (15 + 8));
+        assert_eq!(pairs, 9 * (15 + 9));
     }
 
     fn on(m: &mut Machine, ev: Event, now: Instant) -> Vec<Action> {
@@ -636,7 +717,7 @@ mod tests {
         on(&mut m, Event::FinishForked(sig(PID + 1)), now);
         let later = now + FLOOR * 2;
         assert!(on(&mut m, Event::Tick, later).is_empty());
-        on(&mut m, Event::FinishGone, later);
+        on(&mut m, Event::FinishExited(None), later);
         assert_eq!(on(&mut m, Event::Tick, later), vec![Action::SpawnRun]);
     }
 
@@ -674,6 +755,71 @@ mod tests {
         assert!(m.run.is_none() && m.x.history.is_empty());
         assert_eq!(m.x.changed, changed);
         assert_eq!(m.deadline(), Some(now + FLOOR), "retried at the floor");
+    }
+
+    fn crash(m: &mut Machine, now: Instant, s: &Snapshot) {
+        assert_eq!(
+            m.on(Event::Tick, now, Tai64n::now(), s),
+            vec![Action::SpawnRun]
+        );
+        m.on(Event::RunForked(sig(PID)), now, Tai64n::now(), s);
+        let ev = Event::RunExited {
+            wstatus: 1 << 8,
+            group_alive: false,
+        };
+        m.on(ev, now + Duration::from_millis(10), Tai64n::now(), s);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_maximum_and_resets() {
+        let s = Snapshot {
+            backoff: Some(crate::config::Backoff {
+                min: Duration::from_secs(1),
+                max: Duration::from_secs(4),
+                window: Duration::from_secs(5),
+            }),
+            ..Snapshot::default()
+        };
+        let mut now = Instant::now();
+        let mut m = base(Want::Up, now);
+        let mut delays = Vec::new();
+        for _ in 0..4 {
+            crash(&mut m, now, &s);
+            delays.push(m.delay.unwrap().as_secs());
+            assert!(m.records().1.has(xstatus::FLAG_BACKOFF));
+            now = m.deadline().unwrap();
+        }
+        assert_eq!(delays, vec![1, 2, 4, 4]);
+        // A run that lives past the window resets it.
+        m.on(Event::Tick, now, Tai64n::now(), &s);
+        m.on(Event::RunForked(sig(PID)), now, Tai64n::now(), &s);
+        let ev = Event::RunExited {
+            wstatus: 0,
+            group_alive: false,
+        };
+        m.on(ev, now + Duration::from_secs(6), Tai64n::now(), &s);
+        assert_eq!(m.delay, None);
+        assert!(!m.records().1.has(xstatus::FLAG_BACKOFF));
+    }
+
+    #[test]
+    fn finish_125_keeps_it_down_until_u() {
+        let now = Instant::now();
+        let mut m = base(Want::Up, now);
+        let s = Snapshot::default();
+        crash(&mut m, now, &s);
+        m.on(Event::FinishForked(sig(PID + 1)), now, Tai64n::now(), &s);
+        m.on(Event::FinishExited(Some(125)), now, Tai64n::now(), &s);
+        assert!(m.failed && m.want == Want::Down && m.deadline().is_none());
+        assert!(m.records().1.has(xstatus::FLAG_FAILED));
+        m.on(Event::Control(b'u'), now, Tai64n::now(), &s);
+        assert!(!m.failed && m.deadline().is_some());
+        // Any other code: the usual restart.
+        let mut m = base(Want::Up, now);
+        crash(&mut m, now, &s);
+        m.on(Event::FinishForked(sig(PID + 1)), now, Tai64n::now(), &s);
+        m.on(Event::FinishExited(Some(1)), now, Tai64n::now(), &s);
+        assert!(!m.failed && m.deadline().is_some());
     }
 
     #[test]

@@ -117,7 +117,7 @@ fn run(sup: &mut state::Sup, fs: &mut files::Files, pipe: &SelfPipe) {
             reap(sup, now);
         }
         if finish_ready {
-            sup.on_finish_gone(now);
+            sup.on_finish_gone(None, now);
         }
         if pidfd_ready {
             sup.on_adopted_exit(now);
@@ -146,8 +146,8 @@ fn reap(sup: &mut state::Sup, now: Instant) {
         }
     }
     if let Some(pid) = sup.own_finish() {
-        if let Ok(Some(_)) = reap_raw(pid as i32) {
-            sup.on_finish_gone(now);
+        if let Ok(Some((_, w))) = reap_raw(pid as i32) {
+            sup.on_finish_gone(svkit::waitstatus::WaitStatus(w).code(), now);
         }
     }
     // Anything else (children supervise inherited across exec).

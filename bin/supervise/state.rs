@@ -85,6 +85,7 @@ impl Sup {
                 Some(v) => v,
                 None => d.timeout_finish,
             },
+            backoff: self.opt(config::backoff(&l)),
         }
     }
 
@@ -217,7 +218,7 @@ impl Sup {
         if let Err(e) = s.gate.release() {
             self.finish_pidfd = None;
             reap_now(s.pid);
-            self.feed(Event::FinishGone, now);
+            self.feed(Event::FinishExited(None), now);
             self.finish_failed(&e);
         }
     }
@@ -294,10 +295,10 @@ impl Sup {
         self.on_run_exit(WSTATUS_UNKNOWN, now);
     }
 
-    /// `finish` is reaped (ours) or gone (adopted).
-    pub fn on_finish_gone(&mut self, now: Instant) {
+    /// `finish` is reaped (ours: its exit code) or gone (adopted).
+    pub fn on_finish_gone(&mut self, code: Option<i32>, now: Instant) {
         self.finish_pidfd = None;
-        self.feed(Event::FinishGone, now);
+        self.feed(Event::FinishExited(code), now);
     }
 
     /// Readiness pipe readable: a newline means ready; EOF closes it.

@@ -19,6 +19,7 @@ pub fn adopt(sup: &mut Sup) {
     if !old.from_this_boot() {
         return;
     }
+    keep_policy(sup, &old);
     adopt_finish(sup, &old);
     let sig = old.child;
     if !is_our_kind(sig) {
@@ -54,6 +55,26 @@ pub fn adopt(sup: &mut Sup) {
     if old.has(xstatus::FLAG_READY) {
         sup.m.x.ready = old.ready;
         sup.m.x.set(xstatus::FLAG_READY, true);
+    }
+}
+
+/// The restart policy's state survives a replaced supervise: a permanent
+/// failure stays down, a backoff keeps its delay and its next start.
+fn keep_policy(sup: &mut Sup, old: &XStatus) {
+    if old.has(xstatus::FLAG_FAILED) {
+        sup.m.failed = true;
+        sup.m.want = svkit::status::Want::Down;
+        sup.m.pending = false;
+    }
+    if old.has(xstatus::FLAG_BACKOFF) && old.backoff_ms > 0 {
+        let wall = svkit::tai64n::Tai64n::now();
+        let left = if old.next_start > wall {
+            wall.elapsed_to(old.next_start)
+        } else {
+            std::time::Duration::ZERO
+        };
+        sup.m.back_off(left, std::time::Instant::now(), wall);
+        sup.m.delay = Some(std::time::Duration::from_millis(u64::from(old.backoff_ms)));
     }
 }
 
