@@ -74,25 +74,33 @@ impl Sup {
         }
     }
 
-    /// The service-directory files a transition needs, read before it.
-    fn snapshot(&mut self) -> Snapshot {
+    /// The service-directory files `ev`'s transition needs, read before
+    /// it (only those: a crash loop reads one file per death).
+    fn snapshot(&mut self, ev: &Event) -> Snapshot {
         let l = self.label.clone();
-        let d = Snapshot::default();
-        Snapshot {
-            down_signal: self.opt(config::down_signal(&l)).unwrap_or(d.down_signal),
-            timeout_kill: self.opt(config::timeout_kill(&l)).flatten(),
-            timeout_finish: match self.opt(config::timeout_finish(&l)) {
-                Some(v) => v,
-                None => d.timeout_finish,
-            },
-            backoff: self.opt(config::backoff(&l)),
+        let mut s = Snapshot::default();
+        match ev {
+            Event::Control(_) => {
+                if let Some(sig) = self.opt(config::down_signal(&l)) {
+                    s.down_signal = sig;
+                }
+                s.timeout_kill = self.opt(config::timeout_kill(&l)).flatten();
+            }
+            Event::FinishForked(_) => {
+                if let Some(v) = self.opt(config::timeout_finish(&l)) {
+                    s.timeout_finish = v;
+                }
+            }
+            Event::RunExited { .. } => s.backoff = self.opt(config::backoff(&l)),
+            _ => {}
         }
+        s
     }
 
     /// Feeds one event to the machine and performs what it returns.
     pub fn feed(&mut self, ev: Event, now: Instant) {
         let snap = if self.m.wants_snapshot(&ev) {
-            self.snapshot()
+            self.snapshot(&ev)
         } else {
             Snapshot::default()
         };
