@@ -137,3 +137,26 @@ pub fn raise_nofile(want: u64) -> io::Result<u64> {
     }
     Ok(new.rlim_cur)
 }
+
+/// renameat2(RENAME_EXCHANGE): swaps two existing names atomically.
+pub fn rename_exchange(a: &std::path::Path, b: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = std::ffi::CString::new(a.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let cb = std::ffi::CString::new(b.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: both are valid NUL-terminated paths for the call's duration.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
