@@ -94,6 +94,6 @@ pub fn write_status(label: &str, bytes: &[u8]) -> Result<(), String> {
 }
 
 fn put(label: &str, tmp: &str, dst: &str, bytes: &[u8]) -> Result<(), String> {
-    svkit::atomic::replace(Path::new(tmp), Path::new(dst), bytes, false)
+    svkit::atomic::exchange(Path::new(tmp), Path::new(dst), bytes)
         .map_err(|e| unable("write", Path::new(&format!("{label}/{tmp}")), &e))
 }
