@@ -168,6 +168,12 @@ impl Sup {
 
     fn spawn_run(&mut self, now: Instant) {
         let l = self.label.clone();
+        // The usual reasons an exec fails, found without a fork: `run` is
+        // missing or not executable (also cheaper in such a loop).
+        if let Err(e) = svkit::sys::access_exec(std::path::Path::new("./run")) {
+            self.feed(Event::RunFailed, now);
+            return self.start_failed(&e);
+        }
         let fd = self.opt(config::notification_fd(&l));
         let s = match spawn::run(fd) {
             Ok(s) => s,
@@ -181,7 +187,9 @@ impl Sup {
         self.notify = s.notify;
         // Recorded before it may run: a supervise killed from here on is
         // replaced by one that adopts it (or sees it exit, never started).
-        self.record_x();
+        // `status` too, as djb's supervise writes it right after its fork:
+        // the new pid shows without waiting for the exec.
+        self.announce();
         match s.gate.release() {
             Ok(()) => self.start_failure = None,
             Err(e) => {

@@ -160,3 +160,15 @@ pub fn rename_exchange(a: &std::path::Path, b: &std::path::Path) -> io::Result<(
     }
     Ok(())
 }
+
+/// access(2) with X_OK: may `path` be executed (as exec would judge it)?
+pub fn access_exec(path: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: c is a valid NUL-terminated path for the call's duration.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
