@@ -42,13 +42,13 @@ fn main() {
             &unable("stat", std::path::Path::new(&format!("{label}/down")), &e),
         ),
     };
-    let lock = files::lock(&label).unwrap_or_else(|m| fatal(PROG, &m));
-    let control = files::open_control(&label).unwrap_or_else(|m| fatal(PROG, &m));
+    let lock = files::lock(&label).unwrap_or_else(|e| fatal(PROG, &e.to_string()));
+    let control = files::open_control(&label).unwrap_or_else(|e| fatal(PROG, &e.to_string()));
     let mut sup = state::Sup::new(label.clone(), want);
     takeover::adopt(&mut sup);
     sup.announce();
     // `ok` last: once svok says "running", status is already there.
-    let ok = files::open_ok(&label).unwrap_or_else(|m| fatal(PROG, &m));
+    let ok = files::open_ok(&label).unwrap_or_else(|e| fatal(PROG, &e.to_string()));
     let mut fs = files::Files::new(lock, control, ok);
     run(&mut sup, &mut fs, &pipe);
     sup.announce();

@@ -259,7 +259,7 @@ impl Sup {
         match files::write_xstatus(&self.label, &x) {
             Ok(()) => self.written_x = Some(x),
             // Keep supervising; say it once per cause, retry at the next change.
-            Err(m) => self.warn_once(m),
+            Err(e) => self.warn_once(e.to_string()),
         }
     }
 
@@ -274,7 +274,7 @@ impl Sup {
         }
         match files::write_status(&self.label, &st) {
             Ok(()) => self.written_status = Some(st),
-            Err(m) => self.warn_once(m),
+            Err(e) => self.warn_once(e.to_string()),
         }
     }
 
