@@ -99,3 +99,54 @@ fn without_policy_files_the_floor_rules() {
     let x = xstatus(&dir).unwrap();
     assert!(!x.has(xstatus::FLAG_FAILED) && !x.has(xstatus::FLAG_BACKOFF));
 }
+
+#[test]
+fn a_replaced_supervise_keeps_the_backoff_and_the_failure() {
+    let s = Scratch::new("policy-keep");
+    let mut g = Guard::new();
+    let log = s.join("starts");
+    let dir = make_service(
+        &s.path,
+        "x",
+        &format!("echo $$ >> {}\nexit 1", log.display()),
+    );
+    std::fs::write(dir.join("backoff"), "4000 4000 5000\n").unwrap();
+    let first = start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || count(&log) == 1));
+    assert!(poll_until(WAIT, || xstatus(&dir)
+        .is_some_and(|x| x.has(xstatus::FLAG_BACKOFF))));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    if let Some(c) = g.child(first) {
+        let _ = c.wait();
+    }
+    start_supervise(&mut g, &bin("supervise"), &dir);
+    // The floor alone would start it at once; the backoff says 4 s.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count(&log), 1, "the replacement forgot the backoff");
+    assert!(xstatus(&dir).is_some_and(|x| x.has(xstatus::FLAG_BACKOFF)));
+    // A failed service stays down across a replacement too.
+    std::fs::remove_file(dir.join("backoff")).unwrap();
+    write_script(&dir.join("finish"), "#!/bin/sh\nexit 125\n");
+    send(&dir, "u");
+    assert!(poll_until(WAIT, || count(&log) == 2));
+    assert!(poll_until(WAIT, || xstatus(&dir).is_some_and(|x| x
+        .has(xstatus::FLAG_FAILED)
+        && !x.has(xstatus::FLAG_FINISHING))));
+    let x = xstatus(&dir).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(x.supervisor.pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    if let Some(c) = g.child(x.supervisor.pid) {
+        let _ = c.wait();
+    }
+    start_supervise(&mut g, &bin("supervise"), &dir);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(count(&log), 2, "the replacement restarted a failed service");
+    assert_eq!(status(&dir).unwrap().want, svkit::status::Want::Down);
+}
