@@ -477,3 +477,44 @@ fn killed_multilog_leaves_a_clean_prefix() {
         assert!(us.len() <= 1, "round {round}");
     }
 }
+
+/// One write(2) much larger than the pipe, its pipe-fulls ending inside a
+/// line: a writer in the middle of such a write wakes readers only when
+/// it found the pipe empty, and the unfinished line keeps it from being
+/// empty. Everything still arrives, with stdin left open.
+#[test]
+fn one_huge_write_ending_pipe_fulls_mid_line_is_all_logged() {
+    let s = Scratch::new("ml-hugewrite");
+    let mut input = Vec::new();
+    for i in 0..50_000 {
+        input.extend_from_slice(format!("{i:09} {}\n", "x".repeat(89)).as_bytes());
+    }
+    // (A race: repeated to make losing it likely.)
+    for round in 0..6 {
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let mut g = Guard::new();
+        let mut cmd = Command::new(bin("multilog"));
+        let dir = format!("./d{round}");
+        cmd.args(["t", "s16777215", &dir])
+            .current_dir(&s.path)
+            .stdin(Stdio::from(rd));
+        g.spawn(&mut cmd);
+        let data = input.clone();
+        let writer = std::thread::spawn(move || {
+            let mut w = std::fs::File::from(wr);
+            w.write_all(&data).unwrap();
+            w // kept open
+        });
+        let cur = s.join(&format!("d{round}/current"));
+        let want = input.len() as u64 + 26 * 50_000;
+        let all = common::poll_until(Duration::from_secs(10), || {
+            std::fs::metadata(&cur).map(|m| m.len()).unwrap_or(0) == want
+        });
+        assert!(
+            all,
+            "round {round}: {:?} bytes",
+            std::fs::metadata(&cur).map(|m| m.len())
+        );
+        let _w = writer.join().unwrap();
+    }
+}

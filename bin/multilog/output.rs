@@ -92,6 +92,31 @@ impl Outputs {
         self.dirs.iter().map(|d| d.room()).min().unwrap_or(u64::MAX)
     }
 
+    /// Output that makes the first directory's rotation due (a newline
+    /// within SLACK bytes of its limit).
+    pub fn min_due_room(&self) -> u64 {
+        self.dirs
+            .iter()
+            .map(|d| d.due_room())
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The fast path gathered `len` bytes of whole lines for every directory.
+    pub fn gather(&mut self, len: u64) {
+        for d in &mut self.dirs {
+            d.gather(len);
+        }
+    }
+
+    /// The fast path's batch: each line of `data` after `stamp`, to every
+    /// directory.
+    pub fn write_lines(&mut self, stamp: &[u8], data: &[u8]) {
+        for d in &mut self.dirs {
+            d.write_lines(stamp, data);
+        }
+    }
+
     /// True when a directory's rotation is due or a batch has grown large.
     pub fn batch_full(&self, limit: usize) -> bool {
         self.dirs.iter().any(|d| d.due || d.buf.len() >= limit)
