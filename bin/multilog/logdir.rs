@@ -219,11 +219,7 @@ impl LogDir {
     /// Where the buffered batch goes (for the pending record). Checks first
     /// that `current` is still linked, starting a new one if it was removed.
     pub fn mark(&mut self) -> Mark {
-        self.check_current();
-        let (dev, ino) = match fstat(self.current.as_raw_fd()) {
-            Ok(st) => (st.st_dev, st.st_ino),
-            Err(_) => (0, 0),
-        };
+        let (dev, ino) = self.check_current();
         let len = self.buf.len() as u64 + self.gathered;
         Mark {
             dev,
@@ -253,9 +249,11 @@ impl LogDir {
 
     /// If `current` was removed under us, start a new one (what was
     /// written to the removed file went with it, as its remover decided).
-    fn check_current(&mut self) {
-        let gone = matches!(fstat(self.current.as_raw_fd()), Ok(st) if st.st_nlink == 0);
-        if gone {
+    /// Returns its device and inode.
+    fn check_current(&mut self) -> (u64, u64) {
+        let st = fstat(self.current.as_raw_fd()).ok();
+        let id = st.map_or((0, 0), |st| (st.st_dev, st.st_ino));
+        if st.is_some_and(|st| st.st_nlink == 0) {
             svkit::exit::warn(
                 "multilog",
                 &format!("{} was removed; starting a new one", self.dir.show(CURRENT)),
@@ -265,7 +263,10 @@ impl LogDir {
                 .pause
                 .retry("open current", dir, || reopen_current(dir));
             self.bytes = self.buf.len() as u64 + self.gathered;
+            let st = fstat(self.current.as_raw_fd()).ok();
+            return st.map_or((0, 0), |st| (st.st_dev, st.st_ino));
         }
+        id
     }
 
     /// True when the name `current` still refers to the file we write.
