@@ -280,26 +280,40 @@ impl LogDir {
 
     /// Flushes, syncs and marks `current` complete (mode 744): at EOF and
     /// on SIGTERM, and before every rotation.
-    pub fn complete(&mut self) {
+    /// Returns false, with a warning, when the sync failed: Linux reports
+    /// a writeback error once, so a retried sync would succeed with the
+    /// data lost. Such a file stays unfinished (mode 644, `.u` when
+    /// rotated), never reported durable.
+    pub fn complete(&mut self) -> bool {
         if !self.buf.is_empty() {
             self.check_current();
             self.flush();
         }
         let (dir, cur) = (&self.dir, &self.current);
-        self.pause.retry("sync current", dir, || cur.sync_all());
+        if let Err(e) = cur.sync_all() {
+            svkit::exit::warn(
+                "multilog",
+                &format!(
+                    "unable to sync {}: {}; it may not all be on disk: kept unfinished",
+                    dir.show(CURRENT),
+                    svkit::errstr::text(&e)
+                ),
+            );
+            return false;
+        }
         self.pause.retry("chmod current", dir, || {
             fchmod(cur.as_raw_fd(), Mode::from_bits_truncate(0o744)).map_err(Into::into)
         });
-        self.pause.retry("sync current", dir, || cur.sync_all());
+        // The data is on disk; this only makes the mode last.
+        let _ = cur.sync_all();
+        true
     }
 
     /// Closes `current` as an old file (through the processor if any) and
-    /// opens a fresh one.
+    /// opens a fresh one. A `current` whose sync failed becomes `.u`.
     pub fn rotate(&mut self) {
-        self.complete();
-        if self.current_is_ours() {
-            rotate::finish_current(&self.dir, &self.settings, &mut self.pause);
-        } else {
+        let durable = self.complete();
+        if !self.current_is_ours() {
             // Moved away or replaced under us: never archive (or process) a
             // stranger; our file is wherever it was moved to.
             svkit::exit::warn(
@@ -309,6 +323,10 @@ impl LogDir {
                     self.dir.show(CURRENT)
                 ),
             );
+        } else if durable {
+            rotate::finish_current(&self.dir, &self.settings, &mut self.pause);
+        } else {
+            rotate::keep_unfinished(&self.dir, &self.settings, &mut self.pause);
         }
         let dir = &self.dir;
         self.current = self

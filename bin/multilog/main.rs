@@ -70,5 +70,7 @@ fn multilog() {
     }
     input.engine.finish(&mut input.out);
     input.out.rotate_due();
-    input.out.complete();
+    if !input.out.complete() {
+        svkit::exit::fatal(PROG, "unable to sync the log: left unfinished");
+    }
 }

@@ -153,13 +153,17 @@ impl Outputs {
     }
 
     /// EOF or SIGTERM: everything on disk, `current` marked complete.
-    pub fn complete(&mut self) {
+    /// Returns false when a `current` could not be synced (it is left
+    /// unfinished, mode 644).
+    pub fn complete(&mut self) -> bool {
+        let mut durable = true;
         for d in &mut self.dirs {
-            d.complete();
+            durable &= d.complete();
         }
         for s in &self.statuses {
             let _ = s.sync_data();
         }
+        durable
     }
 }
 

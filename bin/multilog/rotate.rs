@@ -116,15 +116,32 @@ pub fn finish_current(dir: &Dir, set: &Settings, pause: &mut Pause) {
     let _ = dir.sync();
 }
 
+/// `current` could not be synced: it becomes `@….u` (never processed,
+/// never `.s`), then old files are trimmed.
+pub fn keep_unfinished(dir: &Dir, set: &Settings, pause: &mut Pause) {
+    pause.retry("rename current", dir, || dir.to_old(CURRENT, 'u'));
+    pause.retry("remove old files", dir, || dir.remove_oldest(set.num));
+    let _ = dir.sync();
+}
+
 /// Runs the processor on `previous` until it succeeds (at most
 /// PROCESSOR_TRIES times), then commits `processed` and `newstate`.
 fn process(d: &Dir, processor: &[u8], pause: &mut Pause) {
     for attempt in 1..=PROCESSOR_TRIES {
         match run_processor(d, processor) {
-            Ok(true) => {
-                pause.retry("commit processed", d, || commit_processed(d));
-                return;
-            }
+            Ok(true) => match commit_processed(d, pause) {
+                Ok(()) => return,
+                // A failed sync is reported once: run the processor again
+                // rather than trust a retried sync.
+                Err(e) => svkit::exit::warn(
+                    "multilog",
+                    &format!(
+                        "unable to sync processed in {}: {} (attempt {attempt} of {PROCESSOR_TRIES})",
+                        d.path.display(),
+                        svkit::errstr::text(&e)
+                    ),
+                ),
+            },
             Ok(false) => svkit::exit::warn(
                 "multilog",
                 &format!(
@@ -247,14 +264,21 @@ fn wait_bounded(pid: u32, limit: Duration) -> bool {
 
 /// processed: synced and marked complete; newstate synced; previous gone;
 /// newstate becomes state; processed becomes `@….s`.
-fn commit_processed(d: &Dir) -> io::Result<()> {
+/// A failed sync is an error (the processor runs again); what follows
+/// the syncs is retried until done.
+fn commit_processed(d: &Dir, pause: &mut Pause) -> io::Result<()> {
     let p = d.open_file(PROCESSED, OFlag::O_WRONLY, 0)?;
     p.sync_all()?;
     fchmod(p.as_raw_fd(), Mode::from_bits_truncate(0o744))?;
     p.sync_all()?;
     let n = d.open_file(NEWSTATE, OFlag::O_WRONLY | OFlag::O_CREAT, 0o644)?;
     n.sync_all()?;
-    d.unlink(PREVIOUS)?;
-    d.rename(NEWSTATE, STATE)?;
-    d.to_old(PROCESSED, 's')
+    pause.retry("commit processed", d, || {
+        d.unlink(PREVIOUS)?;
+        if d.stat(NEWSTATE)?.is_some() {
+            d.rename(NEWSTATE, STATE)?;
+        }
+        d.to_old(PROCESSED, 's')
+    });
+    Ok(())
 }
