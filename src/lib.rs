@@ -18,6 +18,7 @@ pub mod pathexec;
 pub mod pidfd;
 pub mod procsig;
 pub mod procstat;
+pub mod records;
 pub mod registry;
 pub mod selfpipe;
 pub mod sgetopt;
@@ -26,6 +27,7 @@ pub mod svdir;
 pub mod sys;
 pub mod tai64n;
 pub mod tai64nlocal;
+pub mod waitstatus;
 
 pub mod wire;
 pub mod xstatus;

@@ -121,7 +121,7 @@ fn svscan_rc_help_version_and_usage() {
     let (code, out, _) = run(std::process::Command::new(rc).arg("--help"));
     assert_eq!(code, 0);
     assert!(
-        out.starts_with("usage: svscan.rc start|stop [dir]\n"),
+        out.starts_with("usage: svscan.rc start|stop|upgrade [dir]\n"),
         "{out}"
     );
     let (code, out, err) = run(std::process::Command::new(rc).arg("-Z"));

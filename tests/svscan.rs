@@ -37,7 +37,7 @@ fn missing_dir_and_file_fail_like_daemontools() {
     }
     let (code, _, err) = run(ours("svscan").arg("a").arg("b"));
     assert_eq!(code, 100);
-    assert_eq!(err, "svscan: usage: svscan [dir]\n");
+    assert_eq!(err, "svscan: usage: svscan [-c max] [dir]\n");
     let (code, _, _) = run(ours("svscan").arg("-x"));
     assert_eq!(code, 100);
 }
@@ -54,7 +54,7 @@ fn second_svscan_refused_and_record_verifies() {
     let rec = std::fs::read_to_string(&lock).unwrap();
     let sig = svkit::procsig::ProcSig::of(pid).unwrap();
     assert_eq!(rec, format!("{} {}\n", sig.pid, sig.start));
-    assert!(svkit::lock::is_locked(&lock).unwrap());
+    assert!(is_locked(&lock).unwrap());
     let (code, _, err) = run(ours("svscan").arg(&s.path));
     assert_eq!(code, 111);
     assert!(
@@ -184,24 +184,90 @@ fn bad_entries_are_reported_once_and_the_rest_runs() {
     assert!(pid_alive(pid));
 }
 
+/// svscan on `dir` under `prlimit --nofile=N`, with extra arguments.
+fn svscan_limited(
+    g: &mut Guard,
+    nofile: Option<u32>,
+    args: &[&str],
+    dir: &Path,
+    err: &Path,
+) -> u32 {
+    let f = std::fs::File::create(err).expect("stderr file");
+    let mut cmd = match nofile {
+        Some(n) => {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={}:{}", n / 2, n))
+                .arg(bin("svscan"));
+            c
+        }
+        None => Command::new(bin("svscan")),
+    };
+    g.spawn(
+        cmd.args(args)
+            .arg(dir)
+            .env("PATH", path_with_ours())
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f),
+    )
+}
+
+/// "Max open files" soft and hard limits of a process.
+fn nofile_of(pid: u32) -> Option<(String, String)> {
+    let t = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let l = t.lines().find(|l| l.starts_with("Max open files"))?;
+    let mut w = l.split_whitespace().skip(3);
+    Some((w.next()?.to_string(), w.next()?.to_string()))
+}
+
 #[test]
 fn more_than_the_cap_is_refused_clearly() {
+    // Default cap: sized from the descriptor limit (two pipe ends per
+    // logged service, 64 kept for svscan itself); the soft limit is
+    // raised to the hard one.
     let s = Scratch::new("svscan-cap");
-    for i in 0..1001 {
+    for i in 0..120 {
         std::fs::create_dir(s.join(&format!("s{i:04}"))).unwrap();
     }
     let mut g = Guard::new();
-    // A plain file in the scan directory is not a service.
     let errp = s.join("err");
-    let pid = start_svscan(&mut g, &s.path, &errp);
-    let ok = poll_until(T, || {
-        stderr_of(&errp).contains(
-            "svscan: warning: unable to start s1000: running too many services (limit 1000)",
-        )
-    });
-    let text = stderr_of(&errp);
-    assert!(ok, "{}", &text[text.len().saturating_sub(500)..]);
+    if which("prlimit") {
+        let pid = svscan_limited(&mut g, Some(300), &[], &s.path, &errp);
+        let ok = poll_until(T, || {
+            stderr_of(&errp).contains(
+                "svscan: warning: unable to start s0118: running too many services (limit 118, from 300 descriptors: raise ulimit -n or use svscan -c MAX)",
+            )
+        });
+        let text = stderr_of(&errp);
+        assert!(ok, "{}", &text[text.len().saturating_sub(500)..]);
+        assert!(!text.contains("unable to start s0117:"), "{text}");
+        assert_eq!(nofile_of(pid), Some(("300".into(), "300".into())));
+        g.kill_all();
+    }
+    // -c sets it.
+    let pid = svscan_limited(&mut g, None, &["-c", "5"], &s.path, &errp);
+    assert!(poll_until(T, || stderr_of(&errp).contains(
+        "svscan: warning: unable to start s0005: running too many services (limit 5, set by -c)"
+    )));
+    assert!(!stderr_of(&errp).contains("unable to start s0004:"));
     assert!(pid_alive(pid));
+    for bad in [
+        &["-c"][..],
+        &["-c", "0"],
+        &["-c", "x"],
+        &["-c", "99999999999999999999"],
+    ] {
+        let (code, _, err) = run(ours("svscan").args(bad));
+        assert_eq!(code, 100, "{bad:?}");
+        assert_eq!(err, "svscan: usage: svscan [-c max] [dir]\n");
+    }
+}
+
+fn which(prog: &str) -> bool {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .any(|d| Path::new(d).join(prog).exists())
 }
 
 #[test]

@@ -200,7 +200,10 @@ fn stale_record_and_bad_input() {
     );
     let (code, _, err) = run(&mut rc_cmd(&[]));
     assert_eq!(code, 100);
-    assert_eq!(err, "svscan.rc: usage: svscan.rc start|stop [dir]\n");
+    assert_eq!(
+        err,
+        "svscan.rc: usage: svscan.rc start|stop|upgrade [dir]\n"
+    );
     assert_eq!(run(&mut rc_cmd(&["restart"])).0, 100);
     let (code, _, err) = run(&mut rc_cmd(&["stop", s.join("missing").to_str().unwrap()]));
     assert_eq!(code, 111);

@@ -4,22 +4,26 @@
 //! record, orphan reaping (PID 1 / subreaper) and an ordered shutdown on
 //! SIGTERM/SIGINT.
 
+mod handover;
+mod limit;
 mod own;
 mod reach;
 mod reap;
 mod say;
 mod scan;
 mod spawn;
+mod state;
 mod stop;
 mod table;
 mod tick;
+mod upgrade;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 use say::PROG;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use stop::Next;
@@ -28,28 +32,40 @@ use svkit::exit;
 /// How often the directory is read again without being asked (SIGHUP or
 /// SIGALRM ask for a scan at once).
 const RESCAN: Duration = Duration::from_secs(5);
-/// Descriptors wanted: two per logged service, plus a margin.
-const WANT_FDS: u64 = 2 * table::MAX_SERVICES as u64 + 256;
+const SYNOPSIS: &str = "[-c max] [dir]";
 
-fn parse_args() -> Option<String> {
+/// `[-c MAX] [DIR]`: the cap on services, the scan directory.
+fn parse_args() -> (Option<usize>, Option<String>) {
     let mut args = std::env::args_os().skip(1);
     let mut dir = None;
+    let mut cap = None;
     let mut only_operands = false;
-    for a in args.by_ref() {
+    while let Some(a) = args.next() {
         let s = a.to_string_lossy().into_owned();
         if !only_operands && s == "--" {
             only_operands = true;
             continue;
         }
+        if !only_operands && s.starts_with("-c") {
+            let v = match &s[2..] {
+                "" => args.next().map(|v| v.to_string_lossy().into_owned()),
+                rest => Some(rest.to_string()),
+            };
+            match v.and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0) {
+                Some(n) => cap = Some(n),
+                None => exit::usage(PROG, SYNOPSIS),
+            }
+            continue;
+        }
         if !only_operands && s.starts_with('-') && s != "-" {
-            exit::usage(PROG, "[dir]");
+            exit::usage(PROG, SYNOPSIS);
         }
         if dir.is_some() {
-            exit::usage(PROG, "[dir]");
+            exit::usage(PROG, SYNOPSIS);
         }
         dir = Some(s);
     }
-    dir
+    (cap, dir)
 }
 
 /// Takes `.svscan.lock` and writes svscan's record `PID STARTTIME\n` into
@@ -96,50 +112,70 @@ fn take_lock(shown: &str) -> Option<File> {
 fn main() {
     // Before anything opens a descriptor (issue 11, defect 6).
     svkit::sys::open_std_fds();
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "--resume-check")
+    {
+        println!("{}", upgrade::RESUME_CHECK);
+        return;
+    }
     svkit::cli::help_version(
         PROG,
-        "[dir]",
+        SYNOPSIS,
         "Starts and watches a supervise for every service directory in DIR (default:\n\
          the current directory), with a pipe from NAME to NAME/log; rescans every 5 s\n\
-         and on HUP or ALRM; TERM or INT stop everything in order, loggers last.",
+         and on HUP or ALRM; TERM or INT stop everything in order, loggers last;\n\
+         USR2 re-executes svscan in place (see svscan.rc upgrade).\n\
+         -c MAX: at most MAX services (default: what the descriptor limit holds).",
     );
-    let arg = parse_args();
-    let shown = arg.clone().unwrap_or_else(|| ".".into());
-    if let Some(d) = &arg {
-        if let Err(e) = std::env::set_current_dir(d) {
-            exit::fatal(PROG, &exit::unable("chdir to", Path::new(d), &e));
+    let (asked, arg) = parse_args();
+    let now = Instant::now();
+    // After an in-place upgrade: already in DIR, holding the lock.
+    let (mut sv, lock) = match upgrade::resume() {
+        Some(Ok(st)) => {
+            let lock = st.lock.map(|fd| File::from(upgrade::adopt(fd)));
+            let mut sv = scan::Scanner::resumed(spawn::Launcher::find(), &st, now);
+            sv.begin_handover();
+            (sv, lock)
         }
-    }
-    let _lock = take_lock(&shown);
-    if let Err(e) = svkit::sys::raise_nofile(WANT_FDS) {
-        say::warn(&format!(
-            "unable to raise the descriptor limit: {}",
-            svkit::errstr::text(&e)
-        ));
-    }
+        resumed => {
+            if let Some(Err(m)) = &resumed {
+                // Too late to go back: go on as a fresh svscan in the same
+                // directory (the old supervisors run on as orphans).
+                say::warn(&format!("unable to resume after an upgrade: {m}"));
+            }
+            let shown = arg.clone().unwrap_or_else(|| ".".into());
+            if let (Some(d), None) = (&arg, &resumed) {
+                if let Err(e) = std::env::set_current_dir(d) {
+                    exit::fatal(PROG, &exit::unable("chdir to", Path::new(d), &e));
+                }
+            }
+            let lock = if resumed.is_none() {
+                take_lock(&shown)
+            } else {
+                None
+            };
+            let cap = limit::decide(asked);
+            (scan::Scanner::new(spawn::Launcher::find(), cap), lock)
+        }
+    };
     // Orphans of our services come to us, not to init: we reap them, and
     // at shutdown nothing we started is left behind.
     let _ = nix::sys::prctl::set_child_subreaper(true);
-    let signals = [
-        Signal::SIGCHLD,
-        Signal::SIGHUP,
-        Signal::SIGALRM,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-    ];
-    let pipe = match svkit::selfpipe::SelfPipe::install(&signals) {
+    let pipe = match svkit::selfpipe::SelfPipe::install(&upgrade::SIGNALS) {
         Ok(p) => p,
         Err(e) => exit::fatal(
             PROG,
             &format!("unable to set up signals: {}", svkit::errstr::text(&e)),
         ),
     };
-    let mut sv = scan::Scanner::new(spawn::Launcher::find());
-    let code = run(&mut sv, &pipe);
+    // Blocked across an upgrade's exec; handlers are in place now.
+    upgrade::unblock();
+    let code = run(&mut sv, &pipe, lock.as_ref().map(|f| f.as_raw_fd()));
     std::process::exit(code);
 }
 
-fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe) -> i32 {
+fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe, lock: Option<RawFd>) -> i32 {
     let mut next_scan = Instant::now();
     let mut forced = true;
     loop {
@@ -158,7 +194,10 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe) -> i32 {
                 forced = false;
                 next_scan = now + RESCAN;
             }
-            next_scan
+            match sv.advance_handover(now) {
+                Some(t) => t.min(next_scan),
+                None => next_scan,
+            }
         };
         let ms = wake.saturating_duration_since(Instant::now()).as_millis();
         let timeout = PollTimeout::try_from(ms.min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX);
@@ -171,8 +210,10 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe) -> i32 {
                     forced = true;
                 }
                 Signal::SIGTERM | Signal::SIGINT => {
+                    sv.drop_handover();
                     sv.begin_stop(&format!("got {}", sig.as_str()), Instant::now())
                 }
+                Signal::SIGUSR2 => sv.upgrade(lock),
                 _ => {}
             }
         }

@@ -76,6 +76,37 @@ impl OwnLog {
         }
     }
 
+    /// What an upgrade hands over (descriptors by number).
+    pub fn state(&self) -> crate::state::OwnState {
+        crate::state::OwnState {
+            pid: self.slot.pid.map(|p| p.as_raw()),
+            pipe: self
+                .pipe
+                .as_ref()
+                .map(|p| (p.read.as_raw_fd(), p.write.as_raw_fd())),
+            saved_out: self.saved_out.as_ref().map(|f| f.as_raw_fd()),
+            saved_err: self.saved_err.as_ref().map(|f| f.as_raw_fd()),
+        }
+    }
+
+    /// The own logger as an upgrade handed it over; fds 1 and 2 still
+    /// point where the old image put them.
+    pub fn resumed(st: &crate::state::OwnState, started: Option<Instant>) -> OwnLog {
+        use crate::upgrade::adopt;
+        OwnLog {
+            saved_out: st.saved_out.map(adopt),
+            saved_err: st.saved_err.map(adopt),
+            slot: Slot {
+                pid: st.pid.map(Pid::from_raw),
+                started,
+            },
+            pipe: st.pipe.map(|(r, w)| Pipe {
+                read: adopt(r),
+                write: adopt(w),
+            }),
+        }
+    }
+
     pub fn exited(&mut self, pid: Pid, now: Instant) -> Option<bool> {
         self.slot.exited(pid, now)
     }

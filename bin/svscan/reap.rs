@@ -30,9 +30,18 @@ pub fn parse_ppid(stat: &str) -> Option<i32> {
     rest.split_ascii_whitespace().nth(1)?.parse().ok()
 }
 
-/// svscan's live children (including adopted orphans), from /proc.
+/// svscan's live children (including adopted orphans): the kernel's list
+/// in `/proc/self/task/PID/children` (svscan is single-threaded), else a
+/// walk over every process's parent in /proc.
 pub fn children() -> Vec<Pid> {
     let me = nix::unistd::getpid().as_raw();
+    if let Ok(list) = std::fs::read_to_string(format!("/proc/self/task/{me}/children")) {
+        return list
+            .split_ascii_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .map(Pid::from_raw)
+            .collect();
+    }
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return out;

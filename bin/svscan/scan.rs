@@ -2,11 +2,13 @@
 //! for every new service, restart the ones that died, forget the ones
 //! that are gone and whose supervisors have exited.
 
+use crate::handover::Handover;
+use crate::limit::Cap;
 use crate::own::OwnLog;
 use crate::say::{self, Once};
 use crate::spawn::{log_pipe, Fds, Launcher};
 use crate::stop::Stop;
-use crate::table::{Pipe, Table, Which, MAX_SERVICES};
+use crate::table::{Pipe, Table, Which};
 use crate::tick::Stamp;
 use nix::sys::stat::{stat, SFlag};
 use nix::unistd::Pid;
@@ -24,6 +26,9 @@ pub struct Scanner {
     pub launcher: Launcher,
     pub once: Once,
     pub stop: Option<Stop>,
+    pub cap: Cap,
+    /// Supervisors being replaced after an in-place upgrade.
+    pub handover: Option<Handover>,
     /// Where the next name's entry probably is (names come sorted, and
     /// entries were added in that order): keeps a scan linear.
     cursor: usize,
@@ -62,9 +67,14 @@ fn log_key(name: &OsStr) -> OsString {
 }
 
 impl Scanner {
-    pub fn new(launcher: Launcher) -> Scanner {
+    pub fn new(launcher: Launcher, cap: Cap) -> Scanner {
         Scanner {
-            table: Table::default(),
+            table: Table {
+                cap: cap.max(),
+                ..Table::default()
+            },
+            cap,
+            handover: None,
             own: OwnLog::new(),
             launcher,
             once: Once::default(),
@@ -193,7 +203,9 @@ impl Scanner {
         let shown = name.to_string_lossy();
         if self.table.full() {
             let msg = format!(
-                "unable to start {shown}: running too many services (limit {MAX_SERVICES})"
+                "unable to start {shown}: running too many services (limit {}, {})",
+                self.cap.max(),
+                self.cap.why()
             );
             self.once.warn(name, msg);
             return None;
@@ -317,6 +329,7 @@ impl Scanner {
             if long {
                 self.start_own(now);
             }
+            self.handed_over(pid, now);
             return;
         }
         if let Some((i, which)) = self.table.by_pid(pid) {
@@ -328,9 +341,35 @@ impl Scanner {
             if long == Some(true) {
                 self.start_missing(i, now);
             }
+            self.handed_over(pid, now);
             return;
         }
         self.script_exited(pid);
+    }
+
+    /// The scanner an upgrade handed over: its table, pipes and own
+    /// logger, every supervise counted as long-lived (restarted at once).
+    pub fn resumed(launcher: Launcher, st: &crate::state::State, now: Instant) -> Scanner {
+        use crate::upgrade::adopt;
+        let started = now.checked_sub(crate::table::QUICK_DEATH);
+        let mut sv = Scanner::new(launcher, st.cap);
+        for e in &st.entries {
+            let pipe = e.pipe.map(|(r, w)| Pipe {
+                read: adopt(r),
+                write: adopt(w),
+            });
+            let i = sv.table.add(e.dev, e.ino, &e.name, pipe);
+            let entry = &mut sv.table.entries[i];
+            entry.active = e.active;
+            entry.main.pid = e.main.map(Pid::from_raw);
+            entry.main.started = started;
+            if let Some(l) = entry.log.as_mut() {
+                l.slot.pid = e.log.map(Pid::from_raw);
+                l.slot.started = started;
+            }
+        }
+        sv.own = OwnLog::resumed(&st.own, started);
+        sv
     }
 }
 

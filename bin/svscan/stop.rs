@@ -11,6 +11,7 @@ use crate::scan::Scanner;
 use crate::spawn::is_executable;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,9 @@ pub struct Stop {
     scripts: Vec<(Pid, usize)>,
     pub pending: Vec<(Target, &'static [u8])>,
     clean: bool,
+    /// Children the leftover-orphans phase leaves alone, fixed when it
+    /// starts (see `spared`).
+    spared: HashSet<Pid>,
 }
 
 pub enum Next {
@@ -91,6 +95,7 @@ impl Scanner {
             scripts: Vec::new(),
             pending: Vec::new(),
             clean: true,
+            spared: HashSet::new(),
         });
         for i in 0..self.table.entries.len() {
             if self.table.entries[i].log_running() {
@@ -152,17 +157,22 @@ impl Scanner {
     }
 
     fn enter(&mut self, phase: Phase, now: Instant) {
+        let spared = if phase == Phase::Orphans {
+            self.spared()
+        } else {
+            HashSet::new()
+        };
         let Some(stop) = self.stop.as_mut() else {
             return;
         };
+        stop.spared = spared;
         stop.phase = phase;
         stop.since = now;
         stop.step = 0;
         match phase {
             Phase::Orphans => {
-                let known = self.spared();
                 for pid in crate::reap::children() {
-                    if !known.contains(&pid) {
+                    if !stop.spared.contains(&pid) {
                         let _ = kill(pid, Signal::SIGTERM);
                         let _ = kill(pid, Signal::SIGCONT);
                     }
@@ -214,10 +224,9 @@ impl Scanner {
                     self.enter(Phase::Orphans, now);
                 }
                 Phase::Orphans => {
-                    let known = self.spared();
                     let left: Vec<Pid> = crate::reap::children()
                         .into_iter()
-                        .filter(|p| !known.contains(p))
+                        .filter(|p| !stop.spared.contains(p))
                         .collect();
                     if left.is_empty() || step >= 2 {
                         self.enter(Phase::Loggers, now);
@@ -290,8 +299,8 @@ impl Scanner {
     /// Children the leftover-orphans phase leaves alone: every supervise
     /// svscan started and every logger, however adopted (it must drain
     /// after the services are down).
-    fn spared(&self) -> Vec<Pid> {
-        let mut known: Vec<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
+    fn spared(&self) -> HashSet<Pid> {
+        let mut known: HashSet<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
         known.extend(loggers(self));
         known
     }

@@ -10,10 +10,6 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Most service directories svscan supervises at once (daemontools,
-/// runit and s6 all stop at 1000 too); beyond it a clear warning.
-pub const MAX_SERVICES: usize = 1000;
-
 /// A supervise that dies after running at least this long is started again
 /// at once; one that dies sooner waits for the next scan (no busy loop when
 /// supervise fails at start, e.g. on a held lock).
@@ -117,9 +113,19 @@ pub enum Which {
     Log,
 }
 
-#[derive(Default)]
 pub struct Table {
     pub entries: Vec<Entry>,
+    /// Most service directories svscan takes on (see `limit`).
+    pub cap: usize,
+}
+
+impl Default for Table {
+    fn default() -> Table {
+        Table {
+            entries: Vec::new(),
+            cap: usize::MAX,
+        }
+    }
 }
 
 impl Table {
@@ -138,7 +144,7 @@ impl Table {
     }
 
     pub fn full(&self) -> bool {
-        self.entries.len() >= MAX_SERVICES
+        self.entries.len() >= self.cap
     }
 
     pub fn add(&mut self, dev: u64, ino: u64, name: &OsStr, pipe: Option<Pipe>) -> usize {
