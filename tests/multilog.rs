@@ -518,3 +518,42 @@ fn one_huge_write_ending_pipe_fulls_mid_line_is_all_logged() {
         let _w = writer.join().unwrap();
     }
 }
+
+/// The `!` processor runs inside multilog's poll loop (issue 12, goal 5):
+/// while a slow one works on `previous`, lines keep reaching the new
+/// `current`; at EOF multilog waits for it, and its output is kept.
+#[test]
+fn lines_flow_while_the_processor_runs() {
+    let s = Scratch::new("ml-procloop");
+    let mut g = Guard::new();
+    let (pid, mut stdin) = spawn_ml(&mut g, &s.path, &["!sleep 3; cat", "./d"]);
+    let d = s.join("d");
+    let cur = d.join("current");
+    stdin.write_all(b"one\n").unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::read(&cur).map(|c| c == b"one\n").unwrap_or(false)
+    }));
+    signal(pid, nix::sys::signal::Signal::SIGALRM);
+    assert!(common::poll_until(Duration::from_secs(5), || d
+        .join("previous")
+        .exists()));
+    stdin.write_all(b"two\n").unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        common::poll_until(Duration::from_millis(1500), || {
+            std::fs::read(&cur).map(|c| c == b"two\n").unwrap_or(false)
+        }),
+        "a line waited for the processor"
+    );
+    assert!(
+        d.join("previous").exists(),
+        "the processor is still running"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    drop(stdin);
+    let status = g.child(pid).unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(olds(&d, ".s"), vec![b"one\n".to_vec()]);
+    assert!(!d.join("previous").exists());
+    assert_eq!(std::fs::read(&cur).unwrap(), b"two\n");
+}

@@ -8,9 +8,7 @@
 use crate::journal::Journal;
 use crate::output::{stamp_prefix, Outputs};
 use crate::pipe::{Peek, Peeked, Waiter};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use std::os::fd::AsFd;
 use svkit::multilog_lines::Engine;
 use svkit::multilog_script::{Stamp, HEAD};
 use svkit::selfpipe::SelfPipe;
@@ -43,6 +41,20 @@ struct Took {
     done: bool,
     /// Taken by the fast path: written from the input itself.
     fast: bool,
+}
+
+/// Milliseconds to wait: `ms` (-1: no limit), shortened to `at`.
+fn until(ms: i32, at: Option<std::time::Instant>) -> i32 {
+    let Some(at) = at else {
+        return ms;
+    };
+    let left = at.saturating_duration_since(std::time::Instant::now());
+    let left = left.as_millis().min(60_000) as i32 + 1;
+    if ms < 0 {
+        left
+    } else {
+        ms.min(left)
+    }
 }
 
 fn fatal(what: &str, e: &std::io::Error) -> ! {
@@ -198,7 +210,7 @@ impl<'a> Input<'a> {
     /// Pipe input: peek, write, then take. Returns at EOF or when SIGTERM
     /// is done.
     pub fn run_pipe(&mut self, peek: &mut Peek, journal: &mut Journal, pipe: &SelfPipe) {
-        let waiter = Waiter::new(pipe.read_fd()).unwrap_or_else(|e| fatal("create epoll", &e));
+        let mut waiter = Waiter::new(pipe.read_fd()).unwrap_or_else(|e| fatal("create epoll", &e));
         let mut buf = vec![0u8; BATCH.min(peek.cap)];
         let mut more = true;
         let mut busy = 0u32;
@@ -209,13 +221,19 @@ impl<'a> Input<'a> {
         let (mut hold_ms, mut held) = (-1i32, 0usize);
         loop {
             busy = if more { busy + 1 } else { 0 };
+            let (procs, at) = self.out.processors();
             if !more || busy % SIGNAL_EVERY == 0 {
+                waiter.watch(&procs);
+                let ms = until(if more { 0 } else { hold_ms }, at);
                 let (_, sig) = waiter
-                    .wait(if more { 0 } else { hold_ms })
+                    .wait(ms)
                     .unwrap_or_else(|e| fatal("wait for input", &e));
                 if sig {
                     self.signals(pipe);
                 }
+            }
+            if at.is_some() || !procs.is_empty() {
+                self.out.step_processors();
             }
             let n = match peek.peek(&mut buf) {
                 Ok(Peeked::Data(n)) => n,
@@ -288,19 +306,27 @@ impl<'a> Input<'a> {
             buf.copy_within(start..end, 0);
             end -= start;
             start = 0;
-            let stdin = std::io::stdin();
-            let mut fds = [
-                PollFd::new(stdin.as_fd(), PollFlags::POLLIN),
-                PollFd::new(pipe.as_fd(), PollFlags::POLLIN),
-            ];
-            match poll(&mut fds, PollTimeout::NONE) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => fatal("poll", &e.into()),
+            let (procs, at) = self.out.processors();
+            let mut fds: Vec<libc::pollfd> = [0, pipe.read_fd()]
+                .into_iter()
+                .chain(procs.iter().copied())
+                .map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            match svkit::sys::poll_fds(&mut fds, until(-1, at)) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => fatal("poll", &e),
             }
-            let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-            let (input, sig) = (ready(&fds[0]), ready(&fds[1]));
+            let (input, sig) = (fds[0].revents != 0, fds[1].revents != 0);
             if sig {
                 self.signals(pipe);
+            }
+            if at.is_some() || !procs.is_empty() {
+                self.out.step_processors();
             }
             if !input {
                 continue;

@@ -3,7 +3,7 @@
 //! one write(2); rotation falls due at batch ends.
 
 use crate::ondisk::{is_regular, Dir, CURRENT, LOCK};
-use crate::rotate::{self, Pause, Settings};
+use crate::rotate::{self, Pause, Proc, Settings};
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, fstat, Mode};
 use std::fs::File;
@@ -38,6 +38,8 @@ pub struct LogDir {
     /// `current` is full: rotate once the batch is taken.
     pub due: bool,
     pub pause: Pause,
+    /// The `!` processor's run on `previous`, if any.
+    pub proc: Proc,
 }
 
 /// An error that stops start-up: what failed, and the OS reason.
@@ -127,6 +129,7 @@ impl Locked {
             gathered: 0,
             due: false,
             pause: Pause::default(),
+            proc: Proc::Idle,
         })
     }
 }
@@ -312,6 +315,8 @@ impl LogDir {
     /// Closes `current` as an old file (through the processor if any) and
     /// opens a fresh one. A `current` whose sync failed becomes `.u`.
     pub fn rotate(&mut self) {
+        // `previous` is still being processed: that run ends first.
+        self.finish_proc();
         let durable = self.complete();
         if !self.current_is_ours() {
             // Moved away or replaced under us: never archive (or process) a
@@ -324,7 +329,7 @@ impl LogDir {
                 ),
             );
         } else if durable {
-            rotate::finish_current(&self.dir, &self.settings, &mut self.pause);
+            self.proc = rotate::finish_current(&self.dir, &self.settings, &mut self.pause);
         } else {
             rotate::keep_unfinished(&self.dir, &self.settings, &mut self.pause);
         }
@@ -335,6 +340,22 @@ impl LogDir {
         self.bytes = 0;
         self.due = false;
         let _ = self.dir.sync();
+    }
+}
+
+impl LogDir {
+    /// Moves the processor's run along, without blocking.
+    pub fn step_proc(&mut self) {
+        let p = std::mem::replace(&mut self.proc, Proc::Idle);
+        self.proc = rotate::step(p, &self.dir, &self.settings, &mut self.pause);
+    }
+
+    /// Waits until the processor's run is over.
+    pub fn finish_proc(&mut self) {
+        if self.proc.busy() {
+            let p = std::mem::replace(&mut self.proc, Proc::Idle);
+            self.proc = rotate::finish(p, &self.dir, &self.settings, &mut self.pause);
+        }
     }
 }
 

@@ -87,6 +87,22 @@ impl Outputs {
         (Outputs { dirs, statuses }, journal)
     }
 
+    /// The processors' descriptors to watch, and the earliest deadline.
+    pub fn processors(&self) -> (Vec<i32>, Option<std::time::Instant>) {
+        let fds = self.dirs.iter().filter_map(|d| d.proc.fd()).collect();
+        let at = self.dirs.iter().filter_map(|d| d.proc.deadline()).min();
+        (fds, at)
+    }
+
+    /// Moves every processor run along, without blocking.
+    pub fn step_processors(&mut self) {
+        for d in &mut self.dirs {
+            if d.proc.busy() {
+                d.step_proc();
+            }
+        }
+    }
+
     /// Room left before the fullest directory's size limit.
     pub fn min_room(&self) -> u64 {
         self.dirs.iter().map(|d| d.room()).min().unwrap_or(u64::MAX)
@@ -158,6 +174,7 @@ impl Outputs {
     pub fn complete(&mut self) -> bool {
         let mut durable = true;
         for d in &mut self.dirs {
+            d.finish_proc();
             durable &= d.complete();
         }
         for s in &self.statuses {
