@@ -557,3 +557,47 @@ fn lines_flow_while_the_processor_runs() {
     assert!(!d.join("previous").exists());
     assert_eq!(std::fs::read(&cur).unwrap(), b"two\n");
 }
+
+/// `current` removed while multilog runs: the batch that finds it gone
+/// counts in the new file, so `s` still holds (issue 12, goal 7).
+#[test]
+fn size_holds_after_current_is_removed() {
+    let s = Scratch::new("ml-rmsize");
+    let mut g = Guard::new();
+    let (pid, mut stdin) = spawn_ml(&mut g, &s.path, &["s4096", "n100", "./d"]);
+    let d = s.join("d");
+    let cur = d.join("current");
+    let line = |i: usize| format!("{i:05} {}\n", "y".repeat(93));
+    stdin.write_all(line(0).as_bytes()).unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::metadata(&cur)
+            .map(|m| m.len() == 100)
+            .unwrap_or(false)
+    }));
+    std::fs::remove_file(&cur).unwrap();
+    // 1000 bytes written to the new file, then a line longer than `s`:
+    // cut at the limit, counting those 1000 bytes.
+    let burst: String = (1..11).map(line).collect();
+    stdin.write_all(burst.as_bytes()).unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::metadata(&cur)
+            .map(|m| m.len() == 1000)
+            .unwrap_or(false)
+    }));
+    let mut long = "z".repeat(5000);
+    long.push('\n');
+    stdin.write_all(long.as_bytes()).unwrap();
+    let rest: String = (11..60).map(line).collect();
+    stdin.write_all(rest.as_bytes()).unwrap();
+    drop(stdin);
+    let status = g.child(pid).unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    for e in std::fs::read_dir(&d).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('@') || name == "current" {
+            let len = e.metadata().unwrap().len();
+            assert!(len <= 4096, "{name}: {len} bytes");
+        }
+    }
+}
