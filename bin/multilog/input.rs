@@ -27,7 +27,7 @@ pub struct Input<'a> {
     pub out: Outputs,
     pub dirs_only: bool,
     /// Every whole line goes unchanged to every directory: written
-    /// straight from the input buffer with writev(2).
+    /// from the input buffer without the engine.
     fast: bool,
     prefix: Vec<u8>,
     term: bool,
