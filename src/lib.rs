@@ -3,6 +3,7 @@
 //! Each module owns one concept; the programs under `bin/` are thin
 //! front-ends over these.
 
+pub mod account;
 pub mod atomic;
 pub mod cli;
 pub mod control;
@@ -12,9 +13,13 @@ pub mod exit;
 pub mod lock;
 pub mod multilog_lines;
 pub mod multilog_script;
+pub mod pathexec;
+pub mod pidfd;
 pub mod procsig;
+pub mod procstat;
 pub mod registry;
 pub mod selfpipe;
+pub mod sgetopt;
 pub mod status;
 pub mod svdir;
 pub mod sys;

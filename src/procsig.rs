@@ -13,10 +13,11 @@ pub struct ProcSig {
 impl ProcSig {
     /// Reads the signature of the live process `pid`.
     pub fn of(pid: u32) -> io::Result<ProcSig> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        let start = parse_starttime(&text)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad /proc stat line"))?;
-        Ok(ProcSig { pid, start })
+        let st = crate::procstat::read(pid)?;
+        Ok(ProcSig {
+            pid,
+            start: st.starttime,
+        })
     }
 
     pub fn of_self() -> io::Result<ProcSig> {
@@ -52,13 +53,9 @@ pub fn parse_boot_id(text: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-/// Extracts field 22 (starttime) from a `/proc/PID/stat` line. The command
-/// name (field 2) may hold spaces and parentheses, so fields are counted
-/// from the last `)`.
+/// Field 22 (starttime) of a `/proc/PID/stat` line (see [`crate::procstat`]).
 pub fn parse_starttime(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    // After ')' come fields 3.. ; starttime is field 22, the 20th of them.
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    crate::procstat::parse(stat).map(|s| s.starttime)
 }
 
 #[cfg(test)]

@@ -149,6 +149,38 @@ pub fn pidfd_send_signal(fd: RawFd, sig: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// waitid(P_PID, pid, WEXITED|WNOHANG|WNOWAIT): the raw wait status of
+/// child `pid` if it has exited, leaving it a zombie, so that neither its
+/// pid nor its process group id can be recycled until it is reaped.
+pub fn peek_exit(pid: u32) -> io::Result<Option<i32>> {
+    // SAFETY: siginfo_t is plain data; zeroed is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid siginfo_t for waitid to fill.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: waitid filled si_pid (0 when the child has not exited) and,
+    // for an exited child, si_status.
+    let (got, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if got == 0 {
+        return Ok(None);
+    }
+    Ok(Some(match info.si_code {
+        libc::CLD_EXITED => (status & 0xff) << 8,
+        libc::CLD_KILLED => status & 0x7f,
+        libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+        _ => return Ok(None),
+    }))
+}
+
 // --- multilog ---
 
 /// Spawns `cmd` with `fd4` and `fd5` duplicated onto descriptors 4 and 5
@@ -565,6 +597,112 @@ fn child_fail(fail: &[u8]) -> ! {
         };
         let _ = libc::write(2, msg.as_ptr().cast(), msg.len());
         libc::_exit(111)
+    }
+}
+
+// --- booster ---
+
+/// pidfd_send_signal(2) with `flags` (0, or `PIDFD_SIGNAL_PROCESS_GROUP`).
+pub fn pidfd_send_signal_flags(fd: RawFd, sig: libc::c_int, flags: u32) -> io::Result<()> {
+    // SAFETY: plain syscall with integer arguments and a null siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd,
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            flags,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+// --- the daemontools toolkit (envdir, setlock, readproctitle, …) ---
+
+/// Start-up facts recorded before Rust's runtime runs: whether SIGPIPE
+/// was ignored when we were exec'ed (Rust then ignores it for itself, and
+/// an ignored disposition survives exec), and where argv lives.
+static START_SIGPIPE_IGNORED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+static START_ARGC: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static START_ARGV: std::sync::atomic::AtomicPtr<*mut libc::c_char> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+static ARGV_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn record_start(
+    argc: libc::c_int,
+    argv: *mut *mut libc::c_char,
+    _envp: *mut *mut libc::c_char,
+) {
+    use std::sync::atomic::Ordering;
+    // SAFETY: sa is plain data; sigaction with a null new action only
+    // reads the current disposition into it.
+    let ignored = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut sa) == 0
+            && sa.sa_sigaction == libc::SIG_IGN
+    };
+    START_SIGPIPE_IGNORED.store(ignored, Ordering::Relaxed);
+    START_ARGC.store(usize::try_from(argc).unwrap_or(0), Ordering::Relaxed);
+    START_ARGV.store(argv, Ordering::Relaxed);
+}
+
+/// glibc calls `.init_array` entries with (argc, argv, envp) before
+/// `main` (Rust's std relies on the same), static builds included.
+#[used]
+#[link_section = ".init_array"]
+static RECORD_START: extern "C" fn(libc::c_int, *mut *mut libc::c_char, *mut *mut libc::c_char) =
+    record_start;
+
+/// Puts SIGPIPE back as it was when we started, so a program we exec
+/// does not inherit the SIG_IGN Rust's runtime installed.
+pub fn restore_start_sigpipe() {
+    let how = if START_SIGPIPE_IGNORED.load(std::sync::atomic::Ordering::Relaxed) {
+        SigHandler::SigIgn
+    } else {
+        SigHandler::SigDfl
+    };
+    let act = SigAction::new(how, SaFlags::empty(), SigSet::empty());
+    // SAFETY: SIG_DFL / SIG_IGN install no handler code.
+    let _ = unsafe { sigaction(Signal::SIGPIPE, &act) };
+}
+
+/// The bytes of the last command-line argument in place, in the memory
+/// `ps` shows (readproctitle's display). Handed out once.
+pub fn take_last_arg() -> Option<&'static mut [u8]> {
+    use std::sync::atomic::Ordering;
+    let argc = START_ARGC.load(Ordering::Relaxed);
+    let argv = START_ARGV.load(Ordering::Relaxed);
+    if argc < 1 || argv.is_null() || ARGV_TAKEN.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    // SAFETY: argv is the kernel-built argument vector of argc valid
+    // pointers to NUL-terminated, writable strings that live for the
+    // whole process; the flag above hands this slice out only once, and
+    // nothing else in the programs that call this writes to it (Rust's
+    // std copies arguments out when asked).
+    unsafe {
+        let p = *argv.add(argc - 1);
+        if p.is_null() {
+            return None;
+        }
+        let len = libc::strlen(p);
+        Some(std::slice::from_raw_parts_mut(p.cast::<u8>(), len))
+    }
+}
+
+/// execve(2); returns only on failure.
+pub fn execve(
+    path: &std::ffi::CStr,
+    argv: &[std::ffi::CString],
+    env: &[std::ffi::CString],
+) -> io::Error {
+    match nix::unistd::execve(path, argv, env) {
+        Err(e) => io::Error::from(e),
+        Ok(never) => match never {},
     }
 }
 

@@ -50,27 +50,42 @@ impl Tai64n {
         self.secs.wrapping_sub(UNIX_EPOCH_LABEL) as i64
     }
 
+    /// The same moment as a `SystemTime`; a label beyond what the system
+    /// clock can represent (a corrupt record) saturates instead of
+    /// panicking.
     pub fn to_system(&self) -> SystemTime {
         let s = self.unix_secs();
         let base = if s >= 0 {
-            UNIX_EPOCH + Duration::from_secs(s as u64)
+            UNIX_EPOCH.checked_add(Duration::from_secs(s as u64))
         } else {
-            UNIX_EPOCH - Duration::from_secs(s.unsigned_abs())
+            UNIX_EPOCH.checked_sub(Duration::from_secs(s.unsigned_abs()))
         };
-        base + Duration::from_nanos(u64::from(self.nanos.min(999_999_999)))
+        let nanos = Duration::from_nanos(u64::from(self.nanos.min(999_999_999)));
+        base.and_then(|b| b.checked_add(nanos))
+            .or(base)
+            .unwrap_or(UNIX_EPOCH)
     }
 
-    /// Whole seconds from `self` to `now`, zero if `self` is in the future
-    /// (daemontools' svstat clamps the same way).
+    /// Whole seconds from `self` to `now`, zero if `self` is later.
     pub fn secs_until(&self, now: Tai64n) -> u64 {
         now.secs.saturating_sub(self.secs)
     }
 
-    /// Duration from `self` to `now`, zero if `self` is later.
+    /// Duration from `self` to `now`, zero if `self` is later. Pure label
+    /// arithmetic: never overflows, whatever a record holds.
     pub fn elapsed_to(&self, now: Tai64n) -> Duration {
-        now.to_system()
-            .duration_since(self.to_system())
-            .unwrap_or(Duration::ZERO)
+        if now <= *self {
+            return Duration::ZERO;
+        }
+        let (a, b) = (self.nanos.min(999_999_999), now.nanos.min(999_999_999));
+        let mut secs = now.secs - self.secs;
+        let nanos = if b >= a {
+            b - a
+        } else {
+            secs -= 1;
+            1_000_000_000 + b - a
+        };
+        Duration::new(secs, nanos)
     }
 
     pub fn pack(&self) -> [u8; 12] {
@@ -130,6 +145,31 @@ fn hex_digit(c: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn corrupt_labels_never_panic() {
+        let max = Tai64n {
+            secs: u64::MAX,
+            nanos: u32::MAX,
+        };
+        let _ = max.to_system();
+        let _ = Tai64n::ZERO.to_system();
+        assert_eq!(max.elapsed_to(Tai64n::ZERO), Duration::ZERO);
+        assert_eq!(
+            Tai64n::ZERO.elapsed_to(max),
+            Duration::new(u64::MAX, 999_999_999)
+        );
+        let a = Tai64n {
+            secs: 10,
+            nanos: 900,
+        };
+        let b = Tai64n {
+            secs: 12,
+            nanos: 100,
+        };
+        assert_eq!(a.elapsed_to(b), Duration::new(1, 999_999_200));
+        assert_eq!(a.secs_until(b), 2);
+    }
 
     #[test]
     fn epoch_label_matches_daemontools() {

@@ -16,6 +16,16 @@ const PROGRAMS: &[&str] = &[
     "invoker",
     "booster",
     "booster-drain",
+    "envdir",
+    "envuidgid",
+    "setuidgid",
+    "softlimit",
+    "setlock",
+    "pgrphack",
+    "fghack",
+    "tai64n",
+    "readproctitle",
+    "svscanboot",
 ];
 
 /// A bad command line for each program that can have one (svstat takes
@@ -33,7 +43,27 @@ const BAD: &[(&str, &[&str])] = &[
     ("multilog", &["x"]),
     ("multilog", &["s1", "./d"]),
     ("tai64nlocal", &["-Z"]),
+    ("envuidgid", &["nobody"]),
+    ("setuidgid", &[]),
+    ("softlimit", &["-Z", "true"]),
+    ("setlock", &["-Z", "f", "true"]),
+    ("pgrphack", &[]),
+    ("fghack", &[]),
+    ("svscanboot", &["a", "b"]),
 ];
+
+/// daemontools' quirks kept: envdir says usage but exits 111;
+/// readproctitle exits 100 without a word.
+#[test]
+fn toolkit_usage_quirks() {
+    let (code, out, err) = run(&mut ours("envdir"));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (111, "", "envdir: usage: envdir dir child\n")
+    );
+    let (code, out, err) = run(&mut ours("readproctitle"));
+    assert_eq!((code, out.as_str(), err.as_str()), (100, "", ""));
+}
 
 /// The version field of our Cargo.toml, read as a sysadmin would.
 fn cargo_version() -> String {

@@ -586,3 +586,60 @@ fn once_and_down_while_paused_match_daemontools() {
         assert_eq!(once_and_paused_down(&d, &s.join("djb")), ours);
     }
 }
+
+/// Control bytes on a service with a `down` file, written in one write or
+/// one at a time (`o`, 50 ms, `x`). Returns per case (starts of `run`,
+/// supervise's exit code if it exited within the limit).
+fn bytes_together(program: &Path, root: &Path) -> Vec<(usize, Option<i32>)> {
+    let mut out = Vec::new();
+    for (i, (writes, limit)) in [
+        (&["ox"][..], 4000),
+        (&["ux"][..], 4000),
+        (&["o", "x"][..], 4000),
+        (&["xu"][..], 4000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut g = Guard::new();
+        let log = root.join(format!("starts{i}"));
+        std::fs::create_dir_all(root).unwrap();
+        let dir = make_service(
+            root,
+            &format!("x{i}"),
+            // Longer than djb's one-second sleep after a start, which
+            // would otherwise see a death (and restart) before the `x`.
+            &format!("echo $$ >> {}\nsleep 1.2", log.display()),
+        );
+        std::fs::write(dir.join("down"), "").unwrap();
+        let sup = start_supervise(&mut g, program, &dir);
+        for (k, w) in writes.iter().enumerate() {
+            if k > 0 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            send(&dir, w);
+        }
+        let code = exited(&mut g, sup, Duration::from_millis(limit));
+        let starts = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        out.push((starts, code));
+    }
+    out
+}
+
+/// Issue 11, defect 2: `svc -ox` on a down service runs it once, then
+/// supervise exits; bytes in one write act as the same bytes one at a time.
+#[test]
+fn bytes_in_one_write_act_as_one_at_a_time() {
+    let s = Scratch::new("together");
+    let ours = bytes_together(&bin("supervise"), &s.join("ours"));
+    assert_eq!(
+        ours,
+        vec![(1, Some(0)), (1, Some(0)), (1, Some(0)), (0, Some(0))]
+    );
+    if let Some(d) = djb("supervise") {
+        assert_eq!(bytes_together(&d, &s.join("djb")), ours);
+    }
+}

@@ -10,6 +10,11 @@ use svkit::procsig::ProcSig;
 const PROG: &str = "booster-drain";
 const USAGE: &str = "registry [ -T timeout ]";
 
+/// A `-T` value; beyond 100 years (or not a duration) is a usage error.
+fn duration(text: &str) -> Duration {
+    svkit::duration::parse_arg(text).unwrap_or_else(|_| usage(PROG, USAGE))
+}
+
 fn parse_args() -> (PathBuf, Option<Duration>) {
     let mut reg = None;
     let mut limit = None;
@@ -18,10 +23,9 @@ fn parse_args() -> (PathBuf, Option<Duration>) {
         let s = a.to_string_lossy().into_owned();
         if s == "-T" {
             let v = it.next().unwrap_or_else(|| usage(PROG, USAGE));
-            let d = humantime::parse_duration(&v.to_string_lossy());
-            limit = Some(d.unwrap_or_else(|_| usage(PROG, USAGE)));
+            limit = Some(duration(&v.to_string_lossy()));
         } else if let Some(v) = s.strip_prefix("-T") {
-            limit = Some(humantime::parse_duration(v).unwrap_or_else(|_| usage(PROG, USAGE)));
+            limit = Some(duration(v));
         } else if s.starts_with('-') && s != "-" || reg.is_some() {
             usage(PROG, USAGE);
         } else {
@@ -38,8 +42,10 @@ fn main() {
         .unwrap_or_else(|e| fatal(PROG, &svkit::exit::unable("read", &path, &e)));
     let entries = svkit::registry::parse(&bytes)
         .unwrap_or_else(|m| fatal(PROG, &format!("unable to read {}: {m}", path.display())));
-    // A pidfd pins the pid: checked after opening, the signature cannot
-    // be taken over by a recycled pid while we wait.
+    // A pidfd does not reserve the pid number; it names one process. The
+    // signature is checked after opening, so a live entry's pidfd is the
+    // listed process and its readiness is that process's exit. Nothing is
+    // signalled here; the signature is re-read on every wake-up.
     let mut live: Vec<(ProcSig, Option<std::os::fd::OwnedFd>)> = Vec::new();
     for e in entries {
         let fd = svkit::sys::pidfd_open(e.sig.pid).ok();
@@ -47,7 +53,7 @@ fn main() {
             live.push((e.sig, fd));
         }
     }
-    let end = limit.map(|d| Instant::now() + d);
+    let end = limit.map(|d| svkit::duration::deadline(Instant::now(), d));
     loop {
         live.retain(|(s, _)| s.is_alive());
         if live.is_empty() {
@@ -61,9 +67,7 @@ fn main() {
         }
         // pidfds wake us at exit; the 100 ms cap also covers a zombie
         // (readable, still matching) until its parent reaps it.
-        let ms = end.map_or(100, |e| {
-            e.saturating_duration_since(now).as_millis().min(100) as i32 + 1
-        });
+        let ms = end.map_or(100, |e| svkit::duration::poll_timeout_ms(now, e).min(100));
         let mut idx = Vec::new();
         let mut p = Vec::new();
         for (k, (_, fd)) in live.iter().enumerate() {

@@ -2,15 +2,17 @@
 //! connection (none with `--no-wait`), its TERM→KILL deadline, and the
 //! registry file that mirrors the listed ones.
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use svkit::pidfd::{PidFd, Reached};
 use svkit::procsig::ProcSig;
 use svkit::registry::{self, Entry};
 
 pub struct Instance {
+    /// Held from the fork on; every signal goes through it.
+    pub pidfd: PidFd,
     pub sig: ProcSig,
     pub argv0: Vec<u8>,
     pub conn: Option<u64>,
@@ -29,19 +31,12 @@ pub struct Instances {
     written: Option<Vec<u8>>,
 }
 
-/// Sends `sig` to the process group `pid` leads, or to `pid` alone when
-/// it has not made its session yet.
-pub fn signal_group(pid: u32, sig: Signal) {
-    let p = pid as i32;
-    if kill(Pid::from_raw(-p), sig).is_err() {
-        let _ = kill(Pid::from_raw(p), sig);
-    }
-}
-
-/// TERM then CONT (a stopped program must see its TERM).
-pub fn term_group(pid: u32) {
-    signal_group(pid, Signal::SIGTERM);
-    signal_group(pid, Signal::SIGCONT);
+/// TERM then CONT (a stopped program must see its TERM) to the group the
+/// process leads, through its pidfd.
+pub fn term_group(p: &PidFd) -> Reached {
+    let r = p.signal_group(Signal::SIGTERM);
+    p.signal_group(Signal::SIGCONT);
+    r
 }
 
 impl Instances {
@@ -58,9 +53,11 @@ impl Instances {
         &self.path
     }
 
-    pub fn add(&mut self, pid: u32, argv0: Vec<u8>, conn: Option<u64>) {
+    pub fn add(&mut self, pidfd: PidFd, argv0: Vec<u8>, conn: Option<u64>) {
+        let pid = pidfd.pid();
         let sig = ProcSig::of(pid).unwrap_or(ProcSig { pid, start: 0 });
         let inst = Instance {
+            pidfd,
             sig,
             argv0,
             conn,
@@ -76,8 +73,8 @@ impl Instances {
         if let Some(i) = self.map.get_mut(&pid) {
             if !i.terminating {
                 i.terminating = true;
-                i.kill_at = Some(Instant::now() + grace);
-                term_group(pid);
+                i.kill_at = Some(svkit::duration::deadline(Instant::now(), grace));
+                term_group(&i.pidfd);
             }
         }
     }
@@ -95,7 +92,7 @@ impl Instances {
         for (&pid, i) in self.map.iter_mut() {
             if i.kill_at.is_some_and(|t| t <= now) {
                 i.kill_at = None;
-                signal_group(pid, Signal::SIGKILL);
+                i.pidfd.signal_group(Signal::SIGKILL);
                 out.push(pid);
             }
         }
@@ -137,6 +134,11 @@ impl Instances {
 /// Terminates what a predecessor's registry lists and is still alive with
 /// the same signature: TERM, then KILL after `grace`; waits (pidfds in one
 /// poll, no sleeping) at most grace + 1 s. Returns how many it found.
+/// These are not our children: everything goes through pidfds. A group
+/// whose leader has already exited cannot be reached (no pidfd can be
+/// opened for it, and its id may name another group by now): the
+/// leader's PDEATHSIG and the program's own handling of its children are
+/// all that stop such members.
 pub fn end_survivors(path: &Path, grace: Duration, log: &crate::log::Log) -> usize {
     let Ok(bytes) = std::fs::read(path) else {
         return 0;
@@ -150,18 +152,21 @@ pub fn end_survivors(path: &Path, grace: Duration, log: &crate::log::Log) -> usi
     };
     let mut live = Vec::new();
     for e in entries {
-        let Ok(pidfd) = svkit::sys::pidfd_open(e.sig.pid) else {
+        let Ok(pidfd) = PidFd::open(e.sig.pid) else {
             continue;
         };
-        // Checked after the pidfd is held: the pid cannot be recycled
-        // between the check and the signal.
+        // Checked after the pidfd is held: a pidfd does not reserve the
+        // number, but it names one process for good, so once this process
+        // is known to be the one listed, every signal reaches it or nobody.
         if e.sig.is_alive() {
-            log.info(&format!(
-                "terminating survivor pid {} {}",
-                e.sig.pid,
-                String::from_utf8_lossy(&e.argv0)
-            ));
-            term_group(e.sig.pid);
+            let argv0 = String::from_utf8_lossy(&e.argv0);
+            log.info(&format!("terminating survivor pid {} {argv0}", e.sig.pid));
+            if term_group(&pidfd) == Reached::LeaderOnly {
+                log.warn(&format!(
+                    "pid {}: this kernel cannot signal its process group through a pidfd; other members are out of reach",
+                    e.sig.pid
+                ));
+            }
             live.push((e.sig, pidfd));
         }
     }
@@ -170,25 +175,26 @@ pub fn end_survivors(path: &Path, grace: Duration, log: &crate::log::Log) -> usi
     let mut killed = false;
     while !live.is_empty() {
         let now = Instant::now();
-        if !killed && now >= start + grace {
-            for (s, _) in &live {
-                signal_group(s.pid, Signal::SIGKILL);
+        if !killed && now >= svkit::duration::deadline(start, grace) {
+            for (_, p) in &live {
+                p.signal_group(Signal::SIGKILL);
             }
             killed = true;
         }
+        let kill_at = svkit::duration::deadline(start, grace);
         let end = if killed {
-            start + grace + Duration::from_secs(1)
+            svkit::duration::deadline(kill_at, Duration::from_secs(1))
         } else {
-            start + grace
+            kill_at
         };
         if killed && now >= end {
             break;
         }
-        let ms = end.saturating_duration_since(now).as_millis().min(1000) as i32;
+        let ms = svkit::duration::poll_timeout_ms(now, end).min(1000);
         let mut pfds: Vec<libc::pollfd> = live
             .iter()
-            .map(|(_, fd)| libc::pollfd {
-                fd: std::os::fd::AsRawFd::as_raw_fd(fd),
+            .map(|(_, p)| libc::pollfd {
+                fd: std::os::fd::AsRawFd::as_raw_fd(p),
                 events: libc::POLLIN,
                 revents: 0,
             })

@@ -120,7 +120,7 @@ fn parse_args() -> Args {
                     };
                     match ch {
                         'k' => {
-                            a.grace = humantime::parse_duration(&val).unwrap_or_else(|_| usage())
+                            a.grace = svkit::duration::parse_arg(&val).unwrap_or_else(|_| usage())
                         }
                         'n' => {
                             a.max = val

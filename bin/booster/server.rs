@@ -172,10 +172,7 @@ impl Server {
         }
         match next {
             None => -1,
-            Some(t) => {
-                let d = t.saturating_duration_since(Instant::now());
-                (d.as_millis() as i32).saturating_add(1).min(60_000)
-            }
+            Some(t) => svkit::duration::poll_timeout_ms(Instant::now(), t).min(60_000),
         }
     }
 
@@ -292,9 +289,9 @@ impl Server {
 
     fn reap(&mut self) {
         while let Some(pid) = svkit::sys::peek_exited() {
-            // Still a zombie: its group id cannot be recycled yet.
-            if self.inst.map.get(&pid).is_some_and(|i| i.terminating) {
-                crate::instances::signal_group(pid, Signal::SIGKILL);
+            // Still a zombie: what it left in its group goes with it.
+            if let Some(i) = self.inst.map.get(&pid).filter(|i| i.terminating) {
+                i.pidfd.signal_group(Signal::SIGKILL);
             }
             let status = match svkit::sys::reap_raw(pid as i32) {
                 Ok(Some((_, s))) => s,
@@ -331,7 +328,7 @@ impl Server {
 
     fn kill_spare(&mut self) {
         if let Some(s) = self.spare.take() {
-            crate::instances::signal_group(s.pid, Signal::SIGKILL);
+            let _ = s.pidfd.signal(Signal::SIGKILL);
         }
     }
 

@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use svkit::pidfd::PidFd;
 use svkit::sys::{self, Forked};
 use svkit::wire;
 
@@ -20,6 +21,8 @@ pub const STAGE_EXEC: u32 = 3;
 /// Booster side of a spare.
 pub struct Spare {
     pub pid: u32,
+    /// Every signal to the spare and, later, to its instance goes here.
+    pub pidfd: PidFd,
     chan: OwnedFd,
 }
 
@@ -44,7 +47,14 @@ pub fn fork(booster: u32, soft_nofile: u64) -> std::io::Result<Spare> {
     let limit = nix::sys::time::TimeVal::new(1, 0);
     let _ = socket::setsockopt(&mine, socket::sockopt::SendTimeout, &limit);
     match sys::fork()? {
-        Forked::Parent(pid) => Ok(Spare { pid, chan: mine }),
+        // Not reaped yet, so the pid is certainly the child's. Should the
+        // pidfd fail, dropping `mine` makes the child exit by itself (EOF
+        // on its channel): no signal needed.
+        Forked::Parent(pid) => Ok(Spare {
+            pid,
+            pidfd: PidFd::of_child(pid)?,
+            chan: mine,
+        }),
         Forked::Child => {
             drop(mine);
             spare_main(theirs, booster, soft_nofile)
@@ -54,28 +64,39 @@ pub fn fork(booster: u32, soft_nofile: u64) -> std::io::Result<Spare> {
 
 impl Spare {
     /// Gives the spare its request; returns the channel to watch for the
-    /// exec result.
-    pub fn hand_off(self, raw: &[u8], fds: &[RawFd]) -> std::io::Result<OwnedFd> {
-        let fd = self.chan.as_raw_fd();
-        let cmsg = [ControlMessage::ScmRights(fds)];
-        let first = socket::sendmsg::<()>(
-            fd,
-            &[IoSlice::new(raw)],
-            &cmsg,
-            MsgFlags::MSG_NOSIGNAL,
-            None,
-        )
-        .map_err(std::io::Error::from)?;
-        let mut at = first;
-        while at < raw.len() {
-            match socket::send(fd, &raw[at..], MsgFlags::MSG_NOSIGNAL) {
-                Ok(n) => at += n,
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(e.into()),
-            }
+    /// exec result, and the pidfd (also on failure, to kill the spare).
+    pub fn hand_off(
+        self,
+        raw: &[u8],
+        fds: &[RawFd],
+    ) -> Result<(OwnedFd, PidFd), (std::io::Error, PidFd)> {
+        match send_all(&self.chan, raw, fds) {
+            Ok(()) => Ok((self.chan, self.pidfd)),
+            Err(e) => Err((e, self.pidfd)),
         }
-        Ok(self.chan)
     }
+}
+
+fn send_all(chan: &OwnedFd, raw: &[u8], fds: &[RawFd]) -> std::io::Result<()> {
+    let fd = chan.as_raw_fd();
+    let cmsg = [ControlMessage::ScmRights(fds)];
+    let first = socket::sendmsg::<()>(
+        fd,
+        &[IoSlice::new(raw)],
+        &cmsg,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )
+    .map_err(std::io::Error::from)?;
+    let mut at = first;
+    while at < raw.len() {
+        match socket::send(fd, &raw[at..], MsgFlags::MSG_NOSIGNAL) {
+            Ok(n) => at += n,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Reads the exec result without blocking.

@@ -78,7 +78,7 @@ fn parse_args() -> Args {
                                 b's' => s = Some(v),
                                 b't' => t = Some(v),
                                 _ => {
-                                    let d = humantime::parse_duration(&v.to_string_lossy());
+                                    let d = svkit::duration::parse_arg(&v.to_string_lossy());
                                     linger = Some(d.unwrap_or_else(|_| usage()));
                                 }
                             }

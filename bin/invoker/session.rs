@@ -9,6 +9,7 @@ use std::io::IoSlice;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
+use svkit::duration::{deadline, from_millis_clamped, poll_timeout_ms};
 use svkit::exit::{fatal, TEMP, USAGE};
 use svkit::wire::{self, kind, Reply};
 
@@ -18,6 +19,11 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 const SLACK: Duration = Duration::from_secs(5);
 /// The orderly disconnect gives up after this.
 const CLOSE_TIME: Duration = Duration::from_secs(5);
+
+/// When to give up waiting for EXIT after our own TERM/INT.
+fn after_term(grace: Duration) -> Instant {
+    deadline(deadline(Instant::now(), grace), SLACK)
+}
 
 fn connect(path: &std::path::Path) -> nix::Result<OwnedFd> {
     let fd = socket::socket(
@@ -118,11 +124,11 @@ fn error_code(k: u32) -> i32 {
 /// shutdown(SHUT_WR), read until EOF, close; at most CLOSE_TIME.
 fn orderly_disconnect(sock: OwnedFd) {
     let _ = socket::shutdown(sock.as_raw_fd(), socket::Shutdown::Write);
-    let end = Instant::now() + CLOSE_TIME;
+    let end = deadline(Instant::now(), CLOSE_TIME);
     let mut b = [0u8; 512];
     loop {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        let now = Instant::now();
+        if now >= end {
             return;
         }
         let mut p = [libc::pollfd {
@@ -130,7 +136,7 @@ fn orderly_disconnect(sock: OwnedFd) {
             events: libc::POLLIN,
             revents: 0,
         }];
-        let _ = svkit::sys::poll_fds(&mut p, left.as_millis() as i32 + 1);
+        let _ = svkit::sys::poll_fds(&mut p, poll_timeout_ms(now, end));
         match socket::recv(sock.as_raw_fd(), &mut b, MsgFlags::MSG_DONTWAIT) {
             Ok(0) => return,
             Ok(_) | Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => {}
@@ -171,9 +177,7 @@ pub fn run(args: &Args) -> i32 {
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        let timeout = deadline.map_or(-1, |d| {
-            d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1
-        });
+        let timeout = deadline.map_or(-1, |d| poll_timeout_ms(Instant::now(), d));
         let mut p = [
             libc::pollfd {
                 fd: sock.as_raw_fd(),
@@ -190,7 +194,7 @@ pub fn run(args: &Args) -> i32 {
         if p[1].revents != 0 && !pipe.drain().is_empty() && deadline.is_none() {
             // Our TERM/INT: tell the booster by EOF, then wait for EXIT.
             let _ = socket::shutdown(sock.as_raw_fd(), socket::Shutdown::Write);
-            deadline = Some(Instant::now() + grace + SLACK);
+            deadline = Some(after_term(grace));
         }
         if p[0].revents != 0 {
             let n = match socket::recv(sock.as_raw_fd(), &mut chunk, MsgFlags::MSG_DONTWAIT) {
@@ -212,13 +216,14 @@ pub fn run(args: &Args) -> i32 {
                 buf.drain(..used);
                 match reply {
                     Reply::Launched { grace_ms, .. } => {
-                        grace = Duration::from_millis(grace_ms);
+                        // From the wire: clamped, so no deadline overflows.
+                        grace = from_millis_clamped(grace_ms);
                         if !args.wait {
                             orderly_disconnect(sock);
                             return 0;
                         }
                         if let Some(d) = deadline.as_mut() {
-                            *d = Instant::now() + grace + SLACK;
+                            *d = after_term(grace);
                         }
                     }
                     Reply::Error { kind, text, .. } => {

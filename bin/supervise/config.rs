@@ -18,6 +18,8 @@ pub enum Opt<T> {
     Absent,
     Value(T),
     Bad(String),
+    /// A usable value, and a complaint to print (it was clamped).
+    Clamped(T, String),
 }
 
 fn read(label: &str, name: &str) -> Opt<String> {
@@ -36,16 +38,23 @@ fn bad<T>(label: &str, name: &str, text: &str, why: &str) -> Opt<T> {
     Opt::Bad(format!("ignoring {label}/{name}: {why}: {text:?}"))
 }
 
-/// `timeout-kill` / `timeout-finish`: milliseconds; 0 means none.
+/// `timeout-kill` / `timeout-finish`: milliseconds; 0 means none. A
+/// value beyond [`svkit::duration::MAX`] is clamped to it, with a warning.
 pub fn millis(label: &str, name: &str) -> Opt<Option<Duration>> {
+    use svkit::duration::{parse_file_millis, FileMillis};
     match read(label, name) {
-        Opt::Value(t) => match t.parse::<u64>() {
-            Ok(0) => Opt::Value(None),
-            Ok(n) => Opt::Value(Some(Duration::from_millis(n))),
-            Err(_) => bad(label, name, &t, "not a number of milliseconds"),
+        Opt::Value(t) => match parse_file_millis(&t) {
+            FileMillis::Ok(d) if d.is_zero() => Opt::Value(None),
+            FileMillis::Ok(d) => Opt::Value(Some(d)),
+            FileMillis::Clamped(d) => Opt::Clamped(
+                Some(d),
+                format!("{label}/{name}: {t:?} milliseconds is too long, using 100 years"),
+            ),
+            FileMillis::Invalid => bad(label, name, &t, "not a number of milliseconds"),
         },
         Opt::Absent => Opt::Absent,
         Opt::Bad(m) => Opt::Bad(m),
+        Opt::Clamped(_, m) => Opt::Bad(m),
     }
 }
 
@@ -66,6 +75,7 @@ pub fn down_signal(label: &str) -> Opt<Signal> {
         },
         Opt::Absent => Opt::Absent,
         Opt::Bad(m) => Opt::Bad(m),
+        Opt::Clamped(_, m) => Opt::Bad(m),
     }
 }
 
@@ -96,6 +106,7 @@ pub fn notification_fd(label: &str) -> Opt<i32> {
         },
         Opt::Absent => Opt::Absent,
         Opt::Bad(m) => Opt::Bad(m),
+        Opt::Clamped(_, m) => Opt::Bad(m),
     }
 }
 

@@ -9,8 +9,6 @@ mod takeover;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -22,6 +20,8 @@ use svkit::status::Want;
 const PROG: &str = "supervise";
 
 fn main() {
+    // Before anything opens a descriptor (issue 11, defect 6).
+    svkit::sys::open_std_fds();
     svkit::cli::help_version(PROG, "dir", "Starts DIR/run and restarts it when it exits; obeys svc through\nDIR/supervise/control and publishes DIR/supervise/status.");
     let args: Vec<_> = std::env::args_os().skip(1).collect();
     if args.len() != 1 {
@@ -87,8 +87,8 @@ fn run(
         let timeout = match sup.deadline() {
             None => PollTimeout::NONE,
             Some(t) => {
-                let ms = t.saturating_duration_since(Instant::now()).as_millis() + 1;
-                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+                let ms = svkit::duration::poll_timeout_ms(Instant::now(), t);
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
         };
         let (sig_ready, ctl_ready, notify_ready, pidfd_ready) = {
@@ -97,9 +97,12 @@ fn run(
                 .as_ref()
                 .and_then(|c| c.notify.as_ref())
                 .map(|f| f.as_fd());
+            // Our own child is seen through SIGCHLD; only an adopted one
+            // (not our child) through its pidfd.
             let pidfd: Option<BorrowedFd> = sup
                 .child
                 .as_ref()
+                .filter(|c| c.adopted)
                 .and_then(|c| c.pidfd.as_ref())
                 .map(|f| f.as_fd());
             let mut fds = vec![
@@ -142,20 +145,35 @@ fn run(
     }
 }
 
-/// Reaps every finished child (WNOHANG, in a loop).
+/// Handles every exited child. Each is looked at first without reaping
+/// (waitid WNOWAIT): `run` may have to stay a zombie so its process group
+/// id is not recycled before a `timeout-kill` deadline (see `state::Held`).
+/// Nothing is signalled here, and nothing is ever signalled after reaping.
 fn reap(sup: &mut state::Sup, now: Instant) {
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => return,
-            Ok(WaitStatus::Exited(pid, code)) => sup.on_reaped(pid.as_raw() as u32, code << 8, now),
-            Ok(WaitStatus::Signaled(pid, sig, core)) => {
-                let w = sig as i32 | if core { 0x80 } else { 0 };
-                sup.on_reaped(pid.as_raw() as u32, w, now)
+    use svkit::sys::{peek_exit, peek_exited, reap_raw};
+    // By pid: a held zombie, older, would hide them from a waitid(P_ALL).
+    if let Some(pid) = sup.own_run() {
+        if let Ok(Some(w)) = peek_exit(pid) {
+            if !sup.on_child_exit(w, now) {
+                let _ = reap_raw(pid as i32);
             }
-            Ok(_) => continue,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return,
         }
+    }
+    if let Some(pid) = sup.finish.as_ref().map(|f| f.pid) {
+        if let Ok(Some(_)) = reap_raw(pid as i32) {
+            sup.on_finish_reaped();
+        }
+    }
+    // Anything else (children supervise inherited across exec).
+    while let Some(pid) = peek_exited() {
+        let ours = sup.own_run() == Some(pid)
+            || sup.finish.as_ref().is_some_and(|f| f.pid == pid)
+            || sup.held.iter().any(|h| h.pid == pid);
+        if ours {
+            // Handled above, or at the next SIGCHLD, or kept for a deadline.
+            return;
+        }
+        let _ = reap_raw(pid as i32);
     }
 }
 
@@ -167,8 +185,17 @@ fn read_control(sup: &mut state::Sup, fs: &mut files::Files, now: Instant) {
         match fs.control.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
+                // Byte by byte as djb's supervise: a start that is due
+                // happens before the next byte, and once `x` finds nothing
+                // running the rest is not read. So bytes in one write act
+                // as the same bytes one at a time (`svc -ox` on a down
+                // service runs it once, then exits; `-xu` exits at once).
                 for &b in &buf[..n] {
                     sup.on_control(b, now);
+                    sup.tick(now);
+                    if sup.done() {
+                        return;
+                    }
                 }
                 if n < buf.len() {
                     return;

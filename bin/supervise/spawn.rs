@@ -6,10 +6,12 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Command;
 
-/// A started process: its pid and, for `run` with `notification-fd`, the
-/// read end of its readiness pipe.
+/// A started process: its pid, a pidfd for it (None only on kernels
+/// without pidfd_open), and for `run` with `notification-fd`, the read
+/// end of its readiness pipe.
 pub struct Started {
     pub pid: u32,
+    pub pidfd: Option<OwnedFd>,
     pub notify: Option<OwnedFd>,
 }
 
@@ -30,18 +32,25 @@ pub fn run(notify_fd: Option<i32>) -> io::Result<Started> {
     // The write end stays only in the child; dropping ours lets the read
     // end see EOF when the service closes it or dies.
     let notify = pipe.map(|(r, _w)| r);
-    Ok(Started {
-        pid: child.id(),
+    Ok(started(child.id(), notify))
+}
+
+/// The pidfd is opened while the child is still unreaped (nothing reaps
+/// it before our event loop does), so it surely names the child.
+fn started(pid: u32, notify: Option<OwnedFd>) -> Started {
+    Started {
+        pid,
+        pidfd: svkit::sys::pidfd_open(pid).ok(),
         notify,
-    })
+    }
 }
 
 /// Starts `./finish EXITCODE SIGNAL`.
-pub fn finish(code: &str, signal: &str) -> io::Result<u32> {
+pub fn finish(code: &str, signal: &str) -> io::Result<Started> {
     let mut cmd = Command::new("./finish");
     cmd.arg(code).arg(signal);
     svkit::sys::command_in_session(&mut cmd, None);
-    Ok(cmd.spawn()?.id())
+    Ok(started(cmd.spawn()?.id(), None))
 }
 
 /// s6's arguments for `finish` from a raw wait status: the exit code and

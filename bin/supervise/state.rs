@@ -24,15 +24,30 @@ pub struct Child {
     pub sig: ProcSig,
     /// Readiness pipe (read end) while the service has not signalled.
     pub notify: Option<OwnedFd>,
-    /// A child inherited from a killed supervise: not ours to reap, so it
-    /// is watched (and signalled) through a pidfd.
+    /// Every signal goes through it (`pidfd_send_signal`), never by pid.
+    /// None only where the kernel has no pidfd_open; then our own child is
+    /// signalled by pid, which is safe while it is unreaped.
     pub pidfd: Option<OwnedFd>,
+    /// Inherited from a killed supervise: not our child, so never reaped
+    /// by us; its pidfd in the poll set says when it is gone.
+    pub adopted: bool,
+    /// After `d` with `timeout-kill`: when its process group gets SIGKILL.
+    pub kill_at: Option<Instant>,
 }
 
-/// The running `finish` and when it gets SIGKILL.
+/// The running `finish` and when its process group gets SIGKILL.
 pub struct Finish {
     pub pid: u32,
     pub kill_at: Option<Instant>,
+}
+
+/// A `run` that exited while a `timeout-kill` deadline was armed and
+/// other processes of its group still ran: kept unreaped (a zombie) so
+/// that its pid — the group's id — cannot be recycled before the deadline
+/// SIGKILLs what is left of the group. Reaped right after.
+pub struct Held {
+    pub pid: u32,
+    pub kill_at: Instant,
 }
 
 pub struct Sup {
@@ -47,8 +62,8 @@ pub struct Sup {
     pub last_start: Option<Instant>,
     /// When supervise started: the first start is due at once.
     born: Instant,
-    /// After `d` with `timeout-kill`: when to SIGKILL which process group.
-    pub kill_at: Option<(Instant, i32)>,
+    /// Dead leaders kept unreaped until their group's kill deadline.
+    pub held: Vec<Held>,
     pub x: XStatus,
     warned: Vec<String>,
     start_failure: Option<String>,
@@ -74,7 +89,7 @@ impl Sup {
             finish: None,
             last_start: None,
             born: Instant::now(),
-            kill_at: None,
+            held: Vec::new(),
             x,
             warned: Vec::new(),
             start_failure: None,
@@ -98,6 +113,10 @@ impl Sup {
                 self.warn_once(m);
                 None
             }
+            config::Opt::Clamped(v, m) => {
+                self.warn_once(m);
+                Some(v)
+            }
         }
     }
 
@@ -120,14 +139,8 @@ impl Sup {
 
     /// Sends `sig` to the running child, if any.
     fn signal_child(&self, sig: Signal) {
-        let Some(c) = &self.child else { return };
-        match &c.pidfd {
-            Some(fd) => {
-                let _ = svkit::sys::pidfd_send_signal(fd.as_raw_fd(), sig as i32);
-            }
-            None => {
-                let _ = nix::sys::signal::kill(Pid::from_raw(c.sig.pid as i32), sig);
-            }
+        if let Some(c) = &self.child {
+            signal_process(c, sig);
         }
     }
 
@@ -158,15 +171,16 @@ impl Sup {
             Command::Down => {
                 self.want = Want::Down;
                 self.pending = false;
-                if let Some(c) = &self.child {
-                    let pgid = c.sig.pid as i32;
+                if self.child.is_some() {
                     let l = self.label.clone();
                     let sig = self.opt(config::down_signal(&l)).unwrap_or(Signal::SIGTERM);
                     self.signal_child(sig);
                     self.signal_child(Signal::SIGCONT);
                     self.paused = false;
-                    if let Some(Some(ms)) = self.opt(config::timeout_kill(&l)) {
-                        self.kill_at = Some((now + ms, pgid));
+                    if let Some(Some(d)) = self.opt(config::timeout_kill(&l)) {
+                        if let Some(c) = self.child.as_mut() {
+                            c.kill_at = Some(svkit::duration::deadline(now, d));
+                        }
                     }
                 }
             }
@@ -183,11 +197,24 @@ impl Sup {
     }
 
     /// The child is gone with `wstatus`: record it, run `finish`, plan
-    /// the restart.
-    pub fn on_child_exit(&mut self, wstatus: i32, now: Instant) {
-        if self.child.take().is_none() {
-            return;
-        }
+    /// the restart. Returns true when our (unreaped) child must stay
+    /// unreaped for its group's kill deadline (see [`Held`]).
+    pub fn on_child_exit(&mut self, wstatus: i32, now: Instant) -> bool {
+        let Some(c) = self.child.take() else {
+            return false;
+        };
+        let hold = match c.kill_at {
+            Some(t)
+                if !c.adopted && svkit::procstat::group_has_live_members(c.sig.pid, c.sig.pid) =>
+            {
+                self.held.push(Held {
+                    pid: c.sig.pid,
+                    kill_at: t,
+                });
+                true
+            }
+            _ => false,
+        };
         let t = Tai64n::now();
         self.x.changed = t;
         self.x.push_death(Death { when: t, wstatus });
@@ -196,6 +223,7 @@ impl Sup {
         self.paused = false;
         self.pending = self.want == Want::Up && !self.exiting;
         self.start_finish(wstatus, now);
+        hold
     }
 
     fn start_finish(&mut self, wstatus: i32, now: Instant) {
@@ -205,7 +233,8 @@ impl Sup {
         }
         let (code, sig) = spawn::finish_args(wstatus);
         match spawn::finish(&code, &sig) {
-            Ok(pid) => {
+            Ok(started) => {
+                let pid = started.pid;
                 let l = self.label.clone();
                 let limit = match self.opt(config::timeout_finish(&l)) {
                     Some(v) => v,
@@ -213,7 +242,7 @@ impl Sup {
                 };
                 self.finish = Some(Finish {
                     pid,
-                    kill_at: limit.map(|d| now + d),
+                    kill_at: limit.map(|d| svkit::duration::deadline(now, d)),
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -228,17 +257,17 @@ impl Sup {
         }
     }
 
-    /// A reaped pid: our `run` or our `finish`.
-    pub fn on_reaped(&mut self, pid: u32, wstatus: i32, now: Instant) {
-        let is_run = self
-            .child
+    /// Our own `run`'s pid (not an adopted one), for the reaper.
+    pub fn own_run(&self) -> Option<u32> {
+        self.child
             .as_ref()
-            .is_some_and(|c| c.sig.pid == pid && c.pidfd.is_none());
-        if is_run {
-            self.on_child_exit(wstatus, now);
-        } else if self.finish.as_ref().is_some_and(|f| f.pid == pid) {
-            self.finish = None;
-        }
+            .filter(|c| !c.adopted)
+            .map(|c| c.sig.pid)
+    }
+
+    /// `finish` was reaped: its deadline goes with it.
+    pub fn on_finish_reaped(&mut self) {
+        self.finish = None;
     }
 
     /// Readiness pipe readable: a newline means ready; EOF closes it.
@@ -269,7 +298,9 @@ impl Sup {
 
     /// When a start is allowed by the floor.
     fn start_time(&self) -> Option<Instant> {
-        if !self.pending || self.child.is_some() || self.finish.is_some() || self.exiting {
+        // `x` does not cancel a start asked for before it (`svc -ox`):
+        // djb's supervise would have started it already.
+        if !self.pending || self.child.is_some() || self.finish.is_some() {
             return None;
         }
         Some(self.last_start.map_or(self.born, |t| t + FLOOR))
@@ -280,31 +311,56 @@ impl Sup {
         [
             self.start_time(),
             self.finish.as_ref().and_then(|f| f.kill_at),
-            self.kill_at.map(|(t, _)| t),
+            self.child.as_ref().and_then(|c| c.kill_at),
         ]
         .into_iter()
         .flatten()
+        .chain(self.held.iter().map(|h| h.kill_at))
         .min()
     }
 
-    /// True when supervise should exit now (`x` and nothing runs).
+    /// True when supervise should exit now (`x` and nothing runs, nor
+    /// waits for its group's kill deadline).
     pub fn done(&self) -> bool {
-        self.exiting && self.child.is_none() && self.finish.is_none()
+        self.exiting
+            && !self.pending
+            && self.child.is_none()
+            && self.finish.is_none()
+            && self.held.is_empty()
     }
 
     /// Fires due deadlines and starts `run` when due.
     pub fn tick(&mut self, now: Instant) {
+        // `finish` is unreaped while recorded (the reaper drops it), so
+        // its pid still names its group.
         if let Some(f) = self.finish.as_mut() {
             if f.kill_at.is_some_and(|t| now >= t) {
                 f.kill_at = None;
-                kill_group(f.pid as i32);
+                kill_group(f.pid);
             }
         }
-        if let Some((t, pgid)) = self.kill_at {
-            if now >= t {
-                self.kill_at = None;
-                kill_group(pgid);
+        if let Some(c) = self.child.as_mut() {
+            if c.kill_at.is_some_and(|t| now >= t) {
+                c.kill_at = None;
+                if c.adopted {
+                    // Not our child: it could be reaped by another at any
+                    // moment, so its group id is not safe to use; the
+                    // pidfd reaches the leader only.
+                    signal_process(c, Signal::SIGKILL);
+                } else {
+                    // Unreaped (the reaper takes it out of `child`).
+                    kill_group(c.sig.pid);
+                }
             }
+        }
+        let (due, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| now >= h.kill_at);
+        self.held = keep;
+        for h in due {
+            // The zombie pins the group id until we reap it right here.
+            kill_group(h.pid);
+            let _ = svkit::sys::reap_raw(h.pid as i32);
         }
         if self.start_time().is_some_and(|t| now >= t) {
             self.start(now);
@@ -327,7 +383,9 @@ impl Sup {
                 self.child = Some(Child {
                     sig,
                     notify: s.notify,
-                    pidfd: None,
+                    pidfd: s.pidfd,
+                    adopted: false,
+                    kill_at: None,
                 });
                 self.x.changed = Tai64n::now();
                 if self.want == Want::None {
@@ -336,8 +394,9 @@ impl Sup {
                 }
             }
             Err(e) => {
-                // Keep supervising: retry at the floor, say it once per cause.
-                self.pending = self.want == Want::Up;
+                // Keep supervising: retry at the floor, say it once per
+                // cause. After `x`, a failed start counts as a death.
+                self.pending = self.want == Want::Up && !self.exiting;
                 let m = svkit::exit::unable("start", std::path::Path::new(&format!("{l}/run")), &e);
                 if self.start_failure.as_deref() != Some(m.as_str()) {
                     svkit::exit::warn("supervise", &m);
@@ -349,9 +408,27 @@ impl Sup {
 }
 
 /// SIGKILL to a whole process group (the service and its grandchildren).
-fn kill_group(pgid: i32) {
-    if pgid > 1 {
-        let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+/// Only for the group of a child of ours that is not reaped yet: its pid
+/// (the group's id) cannot have been recycled.
+fn kill_group(pgid: u32) {
+    if let Ok(p) = i32::try_from(pgid) {
+        if p > 1 {
+            let _ = nix::sys::signal::killpg(Pid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+}
+
+/// `sig` to one process: through its pidfd; by pid only for our own
+/// child on a kernel without pidfds (unreaped, so the pid is still its).
+fn signal_process(c: &Child, sig: Signal) {
+    match &c.pidfd {
+        Some(fd) => {
+            let _ = svkit::sys::pidfd_send_signal(fd.as_raw_fd(), sig as i32);
+        }
+        None if !c.adopted => {
+            let _ = nix::sys::signal::kill(Pid::from_raw(c.sig.pid as i32), sig);
+        }
+        None => {}
     }
 }
 
@@ -387,7 +464,7 @@ mod tests {
 
     #[test]
     fn x_when_down_means_done_and_stops_starts() {
-        let mut s = Sup::new("t".into(), Want::Up);
+        let mut s = Sup::new("t".into(), Want::Down);
         assert!(!s.done());
         s.on_control(b'x', Instant::now());
         assert!(s.done());
@@ -395,6 +472,16 @@ mod tests {
         let (st, x) = s.records();
         assert_eq!(st.pid, 0);
         assert!(x.has(xstatus::FLAG_EXITING));
+    }
+
+    #[test]
+    fn x_keeps_a_start_asked_for_before_it() {
+        let now = Instant::now();
+        let mut s = Sup::new("t".into(), Want::Down);
+        s.on_control(b'o', now);
+        s.on_control(b'x', now);
+        assert!(!s.done(), "the start asked for by o is still due");
+        assert!(s.deadline().is_some());
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub fn adopt(sup: &mut Sup) {
         sig,
         notify: None,
         pidfd: Some(fd),
+        adopted: true,
+        kill_at: None,
     });
     sup.pending = false;
     sup.want = old.want;

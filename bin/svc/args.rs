@@ -65,8 +65,8 @@ pub fn parse(argv: Vec<OsString>) -> Args {
                     }));
                 } else {
                     a.timeout = Some(
-                        humantime::parse_duration(&value)
-                            .unwrap_or_else(|_| usage(&format!("bad duration -- {value}"))),
+                        svkit::duration::parse_arg(&value)
+                            .unwrap_or_else(|e| usage(&format!("{e} -- {value}"))),
                     );
                 }
             } else if LETTERS.contains(&c) {

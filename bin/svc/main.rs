@@ -56,7 +56,9 @@ fn main() {
         // daemontools exits 0 even when a directory could not be controlled.
         std::process::exit(0);
     };
-    let deadline = args.timeout.map(|t| Instant::now() + t);
+    let deadline = args
+        .timeout
+        .map(|t| svkit::duration::deadline(Instant::now(), t));
     let code = match wait::wait_all(&ino, waited, deadline) {
         wait::Outcome::AllReached => 0,
         wait::Outcome::Lost(dirs) => {

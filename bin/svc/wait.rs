@@ -181,8 +181,7 @@ pub fn wait_all(ino: &Inotify, mut dirs: Vec<Waited>, deadline: Option<Instant>)
                         dirs.into_iter().map(|w| (w.shown, w.goal)).collect(),
                     );
                 }
-                // Round up so the deadline is never met early by truncation.
-                let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                let ms = svkit::duration::poll_timeout_ms(Instant::now(), d);
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
         };

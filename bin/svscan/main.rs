@@ -110,6 +110,8 @@ fn take_lock(shown: &str) -> Option<File> {
 }
 
 fn main() {
+    // Before anything opens a descriptor (issue 11, defect 6).
+    svkit::sys::open_std_fds();
     if std::env::args_os()
         .nth(1)
         .is_some_and(|a| a == "--resume-check")

@@ -74,9 +74,9 @@ impl Server {
         let pid = spare.pid;
         let raws: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         match spare.hand_off(&raw, &raws) {
-            Ok(chan) => {
+            Ok((chan, pidfd)) => {
                 let argv0 = req.argv.first().cloned().unwrap_or_default();
-                self.inst.add(pid, argv0.clone(), Some(id));
+                self.inst.add(pidfd, argv0.clone(), Some(id));
                 if let Some(c) = self.conns.get_mut(&id) {
                     let wait = req.flags & wire::FLAG_WAIT != 0;
                     c.state = State::Launching {
@@ -87,8 +87,8 @@ impl Server {
                     };
                 }
             }
-            Err(e) => {
-                crate::instances::signal_group(pid, Signal::SIGKILL);
+            Err((e, pidfd)) => {
+                let _ = pidfd.signal(Signal::SIGKILL);
                 self.refuse(id, kind::INTERNAL, libc::EIO, &format!("spare lost: {e}"));
             }
         }

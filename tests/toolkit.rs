@@ -1,0 +1,172 @@
+//! The toolkit where no side-by-side run is possible: svscanboot (djb's
+//! would act on the real /etc/service, so ours runs against a PATH of
+//! fakes beside it), and envdir/setlock details that need no peer.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// A fake program that records its arguments, initial environment and
+/// stdin under `log`, prints to stdout and stderr, and exits `code`.
+fn fake(bin: &Path, name: &str, log: &Path, code: i32) {
+    let l = log.display();
+    write_script(
+        &bin.join(name),
+        &format!(
+            "#!/bin/sh\n\
+             for a in \"$@\"; do printf '%s\\n' \"$a\"; done > {l}/{name}.args\n\
+             tr '\\0' '\\n' < /proc/$$/environ > {l}/{name}.env\n\
+             echo {name} to stdout\n\
+             echo {name} to stderr >&2\n\
+             [ {name} = readproctitle ] && cat > {l}/{name}.in\n\
+             exit {code}\n"
+        ),
+    );
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn svscanboot_stops_old_supervisors_then_pipes_svscan_into_readproctitle() {
+    let s = Scratch::new("tk-svscanboot");
+    let bin = s.join("bin");
+    let log = s.join("log");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&log).unwrap();
+    // svscanboot runs the svc, svscan and readproctitle beside it.
+    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    fake(&bin, "svc", &log, 0);
+    fake(&bin, "svscan", &log, 0);
+    fake(&bin, "readproctitle", &log, 5);
+    let service = s.join("service");
+    for d in ["b", "a", "a/log", ".hidden", ".hidden/log"] {
+        std::fs::create_dir_all(service.join(d)).unwrap();
+    }
+    let mut g = Guard::new();
+    let pid = g.spawn(
+        Command::new(bin.join("svscanboot"))
+            .arg(&service)
+            .env("SECRET", "not passed on")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let child = g.child(pid).expect("child");
+    let mut status = None;
+    poll_until(Duration::from_secs(10), || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    let status = status.expect("svscanboot did not finish");
+    assert_eq!(status.code(), Some(5), "exit is readproctitle's");
+    let o = g.child(pid).expect("child");
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut p) = o.stdout.take() {
+        std::io::Read::read_to_string(&mut p, &mut stdout).unwrap();
+    }
+    if let Some(mut p) = o.stderr.take() {
+        std::io::Read::read_to_string(&mut p, &mut stderr).unwrap();
+    }
+    assert_eq!(
+        (stdout.as_str(), stderr.as_str()),
+        ("", ""),
+        "stdio is /dev/null"
+    );
+    let sv = service.display();
+    assert_eq!(
+        read(&log.join("svc.args")),
+        format!("-dx\n{sv}/a\n{sv}/b\n{sv}/a/log\n")
+    );
+    assert_eq!(read(&log.join("svscan.args")), format!("{sv}\n"));
+    let want_path = format!(
+        "PATH={}:/command:/usr/local/bin:/usr/local/sbin:/bin:/sbin:/usr/bin:/usr/sbin:/usr/X11R6/bin\n",
+        bin.display()
+    );
+    assert_eq!(read(&log.join("svscan.env")), want_path, "env - PATH=$PATH");
+    assert_eq!(read(&log.join("readproctitle.env")), want_path);
+    assert_eq!(
+        read(&log.join("readproctitle.args")),
+        format!("service\nerrors:\n{}\n", ".".repeat(400))
+    );
+    let piped = read(&log.join("readproctitle.in"));
+    let mut lines: Vec<&str> = piped.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["svscan to stderr", "svscan to stdout"], "2>&1 |");
+}
+
+#[test]
+fn svscanboot_passes_literal_patterns_when_nothing_matches() {
+    let s = Scratch::new("tk-svscanboot-empty");
+    let bin = s.join("bin");
+    let log = s.join("log");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&log).unwrap();
+    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    fake(&bin, "svc", &log, 0);
+    fake(&bin, "svscan", &log, 0);
+    fake(&bin, "readproctitle", &log, 0);
+    let service = s.join("service");
+    std::fs::create_dir_all(&service).unwrap();
+    let out = run_with_input(
+        Command::new(bin.join("svscanboot")).arg(&service),
+        b"",
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let sv = service.display();
+    assert_eq!(
+        read(&log.join("svc.args")),
+        format!("-dx\n{sv}/*\n{sv}/*/log\n"),
+        "as sh leaves an unmatched glob"
+    );
+}
+
+/// envdir reads from inside the directory with the caller's PATH.
+#[test]
+fn envdir_path_in_dir_does_not_change_lookup() {
+    let s = Scratch::new("tk-envdir-path");
+    std::fs::create_dir(s.join("e")).unwrap();
+    std::fs::write(s.join("e/PATH"), "/nonexistent\n").unwrap();
+    let (code, out, err) = run(Command::new(bin("envdir"))
+        .current_dir(&s.path)
+        .args(["e", "sh", "-c", "echo $PATH"])
+        .env("PATH", "/usr/bin:/bin"));
+    assert_eq!((code, out.as_str()), (0, "/nonexistent\n"), "{err}");
+}
+
+/// The child of an exec-ing tool gets SIGPIPE back at its default,
+/// although Rust ignores it in the tool itself.
+#[test]
+fn children_get_default_sigpipe() {
+    let s = Scratch::new("tk-sigpipe");
+    std::fs::create_dir(s.join("e")).unwrap();
+    let probe = ["sh", "-c", "grep SigIgn /proc/self/status"];
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["envdir", "e"],
+        vec!["softlimit", "-o", "="],
+        vec!["setlock", "f"],
+        vec!["pgrphack"],
+        vec!["fghack"],
+        vec!["envuidgid", "root"],
+    ];
+    for c in cases {
+        let (code, out, err) = run(Command::new(bin(c[0]))
+            .current_dir(&s.path)
+            .args(&c[1..])
+            .args(probe));
+        assert_eq!(code, 0, "{c:?}: {err}");
+        let mask = u64::from_str_radix(out.trim().trim_start_matches("SigIgn:").trim(), 16)
+            .unwrap_or(u64::MAX);
+        assert_eq!(
+            mask & (1 << (libc::SIGPIPE - 1)),
+            0,
+            "{c:?}: SIGPIPE ignored: {out}"
+        );
+    }
+}
