@@ -16,6 +16,7 @@ mod state;
 mod stop;
 mod table;
 mod tick;
+mod tree;
 mod upgrade;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -133,7 +134,7 @@ fn main() {
     // After an in-place upgrade: already in DIR, holding the lock.
     let (mut sv, lock) = match upgrade::resume() {
         Some(Ok(st)) => {
-            let lock = st.lock.map(|fd| File::from(upgrade::adopt(fd)));
+            let lock = st.lock.map(|fd| File::from(state::adopt(fd)));
             let mut sv = scan::Scanner::resumed(spawn::Launcher::find(), &st, now);
             sv.begin_handover();
             (sv, lock)
@@ -210,7 +211,6 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe, lock: Option<Ra
                     forced = true;
                 }
                 Signal::SIGTERM | Signal::SIGINT => {
-                    sv.drop_handover();
                     sv.begin_stop(&format!("got {}", sig.as_str()), Instant::now())
                 }
                 Signal::SIGUSR2 => sv.upgrade(lock),

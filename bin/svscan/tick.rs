@@ -1,8 +1,8 @@
 //! When to scan: at start, on SIGHUP/SIGALRM, and every 5 s — where the
 //! 5 s scan is skipped (one stat of DIR) while DIR is unchanged and
-//! nothing waits to be started, reported or forgotten.
+//! nothing waits to be started, reported or forgotten. `due` is the pure
+//! decision; `dir_stamp` the one stat it needs.
 
-use crate::scan::Scanner;
 use nix::sys::stat::stat;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,10 @@ pub type Stamp = (u64, u64, i64, i64, i64, i64);
 /// created inside an existing `.svscan`).
 pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(60);
 
-fn dir_stamp() -> Option<Stamp> {
+/// DIR's stamp, or None when it cannot be trusted: a change in the same
+/// clock tick as the one we saw would leave the times equal, so only
+/// times at least two seconds old count.
+pub fn dir_stamp() -> Option<Stamp> {
     let st = stat(".").ok()?;
     let stamp = (
         st.st_dev,
@@ -25,8 +28,6 @@ fn dir_stamp() -> Option<Stamp> {
         st.st_ctime,
         st.st_ctime_nsec,
     );
-    // A change in the same clock tick as the one we saw would leave the
-    // times equal: trust only times at least two seconds old.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
@@ -34,35 +35,41 @@ fn dir_stamp() -> Option<Stamp> {
     (now - st.st_mtime.max(st.st_ctime) >= 2).then_some(stamp)
 }
 
-impl Scanner {
-    /// The periodic scan: skipped (one stat of DIR) when DIR is unchanged
-    /// since the last full scan, nothing is waiting to be started or
-    /// reported, and the last full scan is recent. `forced` (SIGHUP,
-    /// SIGALRM, start-up) always scans in full.
-    pub fn tick(&mut self, now: Instant, forced: bool) {
-        let stamp = dir_stamp();
-        let recent = self
-            .last_full
-            .map(|t| now.duration_since(t) < FULL_SCAN_EVERY)
-            .unwrap_or(false);
-        if !forced && recent && stamp.is_some() && stamp == self.stamp && !self.work_waiting() {
-            return;
-        }
-        self.stamp = stamp;
-        self.last_full = Some(now);
-        self.scan(now);
-    }
+/// Whether a periodic tick must scan in full: always when `forced`
+/// (SIGHUP, SIGALRM, start-up), when work is `waiting`, when DIR's stamp
+/// is unknown or changed since the last full scan, or when that scan is
+/// older than FULL_SCAN_EVERY.
+pub fn due(
+    now: Instant,
+    forced: bool,
+    stamp: Option<Stamp>,
+    last: Option<Stamp>,
+    last_full: Option<Instant>,
+    waiting: bool,
+) -> bool {
+    let recent = last_full
+        .map(|t| now.saturating_duration_since(t) < FULL_SCAN_EVERY)
+        .unwrap_or(false);
+    forced || waiting || !recent || stamp.is_none() || stamp != last
+}
 
-    /// Something a scan may change without DIR changing: a problem
-    /// reported (e.g. `run` missing), a supervise waiting to be restarted,
-    /// an entry gone from DIR waiting to be forgotten.
-    fn work_waiting(&self) -> bool {
-        !self.once.is_empty()
-            || (self.own.configured() && !self.own.slot.running())
-            || self.table.entries.iter().any(|e| {
-                !e.active
-                    || !e.main.running()
-                    || e.log.as_ref().map(|l| !l.slot.running()).unwrap_or(false)
-            })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case() {
+        let t0 = Instant::now();
+        let s = Some((1, 2, 3, 4, 5, 6));
+        let other = Some((1, 2, 3, 4, 5, 7));
+        let soon = t0 + Duration::from_secs(5);
+        let late = t0 + FULL_SCAN_EVERY;
+        assert!(!due(soon, false, s, s, Some(t0), false));
+        assert!(due(soon, true, s, s, Some(t0), false));
+        assert!(due(soon, false, s, s, Some(t0), true));
+        assert!(due(soon, false, other, s, Some(t0), false));
+        assert!(due(soon, false, None, None, Some(t0), false));
+        assert!(due(late, false, s, s, Some(t0), false));
+        assert!(due(soon, false, s, s, None, false));
     }
 }
