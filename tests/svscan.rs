@@ -483,3 +483,27 @@ fn own_logger_restarted_when_its_supervise_is_killed() {
         Some(0)
     );
 }
+
+/// SPEC round 2: a duration in a file is parsed by svkit::duration, and
+/// one beyond its range is clamped with a warning (it used to be taken
+/// silently); the stop still waits for a service that takes a moment.
+#[test]
+fn huge_timeout_stop_is_clamped_with_a_warning() {
+    let s = Scratch::new("svscan-hugetimeout");
+    let root = s.join("sv");
+    let a = make_service(
+        &root,
+        "a",
+        "trap 'sleep 0.5; exit 0' TERM\nwhile :; do sleep 0.1; done",
+    );
+    std::fs::create_dir_all(root.join(".svscan")).unwrap();
+    std::fs::write(root.join(".svscan/timeout-stop"), "18446744073709551615\n").unwrap();
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&a).is_some()));
+    let (code, e) = stop_svscan(&mut g, pid, Signal::SIGTERM, &err, T);
+    assert_eq!(code, Some(0), "{e}");
+    assert!(e.contains("timeout-stop: too long: using "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
