@@ -9,7 +9,7 @@ use crate::say::{self, Once};
 use crate::spawn::{log_pipe, Launcher};
 use crate::stop::{Next, Stop};
 use crate::table::{Pipe, Table, Which};
-use crate::tick::{self, Stamp};
+use crate::tick::{self, Due, Stamp};
 use crate::tree::{is_dir, log_key, Tree};
 use nix::sys::stat::stat;
 use nix::unistd::Pid;
@@ -33,6 +33,12 @@ pub struct Scanner {
     /// trusted, scan fully next time).
     pub stamp: Option<Stamp>,
     pub last_full: Option<Instant>,
+    /// Something waits that a scan may fix (see `work_waiting`): set after
+    /// each full scan and whenever a supervise exits.
+    waiting: bool,
+    /// The entries that were symlinks at the last full scan, with what
+    /// they led to: all that can change while DIR does not.
+    links: Vec<(OsString, Option<(u64, u64)>)>,
 }
 
 impl Scanner {
@@ -53,12 +59,21 @@ impl Scanner {
             cursor: 0,
             stamp: None,
             last_full: None,
+            waiting: true,
+            links: Vec::new(),
         }
     }
 
     pub fn scan(&mut self, now: Instant) {
         let names = match read_names() {
-            Ok(n) => {
+            Ok((n, links)) => {
+                self.links = links
+                    .into_iter()
+                    .map(|l| {
+                        let id = stat(l.as_os_str()).ok().map(|st| (st.st_dev, st.st_ino));
+                        (l, id)
+                    })
+                    .collect();
                 self.tree.once.clear(OsStr::new("."));
                 n
             }
@@ -185,23 +200,33 @@ impl Scanner {
         }
     }
 
-    /// The periodic scan: skipped (one stat of DIR) when `tick::due` says
-    /// so; `forced` (SIGHUP, SIGALRM, start-up) always scans in full.
+    /// The periodic scan, as `tick::due` decides: nothing while DIR is
+    /// unchanged and nothing waits (one stat of DIR), the symlinked
+    /// entries and `.svscan/log` once in a while, else a full scan.
     pub fn tick(&mut self, now: Instant, forced: bool) {
         let stamp = tick::dir_stamp();
-        if !tick::due(
-            now,
-            forced,
-            stamp,
-            self.stamp,
-            self.last_full,
-            self.work_waiting(),
-        ) {
-            return;
+        let due = tick::due(now, forced, stamp, self.stamp, self.last_full, self.waiting);
+        match due {
+            Due::No => return,
+            Due::Links => {
+                self.last_full = Some(now);
+                if !self.links_changed() {
+                    self.start_own(now);
+                    return;
+                }
+            }
+            Due::Full => self.last_full = Some(now),
         }
         self.stamp = stamp;
-        self.last_full = Some(now);
         self.scan(now);
+        self.waiting = self.work_waiting();
+    }
+
+    /// True when a symlinked entry now leads elsewhere (or nowhere).
+    fn links_changed(&self) -> bool {
+        self.links
+            .iter()
+            .any(|(name, id)| stat(name.as_os_str()).ok().map(|st| (st.st_dev, st.st_ino)) != *id)
     }
 
     /// Something a scan may change without DIR changing: a problem
@@ -222,6 +247,7 @@ impl Scanner {
     /// for a while at once (a quick death waits for the next scan).
     pub fn on_exit(&mut self, pid: Pid, now: Instant) {
         if let Some(long) = self.tree.own.exited(pid, now) {
+            self.waiting = true;
             if long {
                 self.start_own(now);
             }
@@ -229,6 +255,7 @@ impl Scanner {
             return;
         }
         if let Some((i, which)) = self.tree.table.by_pid(pid) {
+            self.waiting = true;
             let e = &mut self.tree.table.entries[i];
             let long = match which {
                 Which::Main => e.main.exited(pid, now),
@@ -323,15 +350,20 @@ impl Scanner {
 }
 
 /// Names in the scan directory not starting with `.`, sorted so services
-/// start in a predictable order.
-fn read_names() -> std::io::Result<Vec<OsString>> {
+/// start in a predictable order; and which of them are symlinks.
+fn read_names() -> std::io::Result<(Vec<OsString>, Vec<OsString>)> {
     let mut names = Vec::new();
+    let mut links = Vec::new();
     for ent in std::fs::read_dir(".")? {
-        let name = ent?.file_name();
+        let ent = ent?;
+        let name = ent.file_name();
         if name.as_bytes().first() != Some(&b'.') {
+            if ent.file_type().is_ok_and(|t| t.is_symlink()) {
+                links.push(name.clone());
+            }
             names.push(name);
         }
     }
     names.sort();
-    Ok(names)
+    Ok((names, links))
 }

@@ -10,10 +10,22 @@ use std::time::{Duration, Instant};
 /// directory: any entry added, removed or renamed changes them.
 pub type Stamp = (u64, u64, i64, i64, i64, i64);
 
-/// A periodic scan is done in full at least this often even when DIR
-/// looks unchanged (a symlinked service replaced elsewhere, `.svscan/log`
-/// created inside an existing `.svscan`).
+/// At least this often, even when DIR looks unchanged, what can change
+/// without DIR changing is checked: the targets of symlinked services
+/// (replaced elsewhere) and `.svscan/log` (created inside an existing
+/// `.svscan`). Real directories cannot change without DIR's times.
 pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(60);
+
+/// What a tick has to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing: DIR unchanged, nothing waiting.
+    No,
+    /// Re-check the symlinked entries and `.svscan/log` only.
+    Links,
+    /// Read DIR and look at every entry.
+    Full,
+}
 
 /// DIR's stamp, or None when it cannot be trusted: a change in the same
 /// clock tick as the one we saw would leave the times equal, so only
@@ -35,10 +47,10 @@ pub fn dir_stamp() -> Option<Stamp> {
     (now - st.st_mtime.max(st.st_ctime) >= 2).then_some(stamp)
 }
 
-/// Whether a periodic tick must scan in full: always when `forced`
-/// (SIGHUP, SIGALRM, start-up), when work is `waiting`, when DIR's stamp
-/// is unknown or changed since the last full scan, or when that scan is
-/// older than FULL_SCAN_EVERY.
+/// What a periodic tick must do: a full scan when `forced` (SIGHUP,
+/// SIGALRM, start-up), when work is `waiting`, or when DIR's stamp is
+/// unknown or changed since the last full scan; the links check when that
+/// scan is older than FULL_SCAN_EVERY; else nothing.
 pub fn due(
     now: Instant,
     forced: bool,
@@ -46,11 +58,17 @@ pub fn due(
     last: Option<Stamp>,
     last_full: Option<Instant>,
     waiting: bool,
-) -> bool {
-    let recent = last_full
-        .map(|t| now.saturating_duration_since(t) < FULL_SCAN_EVERY)
-        .unwrap_or(false);
-    forced || waiting || !recent || stamp.is_none() || stamp != last
+) -> Due {
+    let Some(full) = last_full else {
+        return Due::Full;
+    };
+    if forced || waiting || stamp.is_none() || stamp != last {
+        Due::Full
+    } else if now.saturating_duration_since(full) >= FULL_SCAN_EVERY {
+        Due::Links
+    } else {
+        Due::No
+    }
 }
 
 #[cfg(test)]
@@ -64,12 +82,14 @@ mod tests {
         let other = Some((1, 2, 3, 4, 5, 7));
         let soon = t0 + Duration::from_secs(5);
         let late = t0 + FULL_SCAN_EVERY;
-        assert!(!due(soon, false, s, s, Some(t0), false));
-        assert!(due(soon, true, s, s, Some(t0), false));
-        assert!(due(soon, false, s, s, Some(t0), true));
-        assert!(due(soon, false, other, s, Some(t0), false));
-        assert!(due(soon, false, None, None, Some(t0), false));
-        assert!(due(late, false, s, s, Some(t0), false));
-        assert!(due(soon, false, s, s, None, false));
+        assert_eq!(due(soon, false, s, s, Some(t0), false), Due::No);
+        assert_eq!(due(soon, true, s, s, Some(t0), false), Due::Full);
+        assert_eq!(due(soon, false, s, s, Some(t0), true), Due::Full);
+        assert_eq!(due(soon, false, other, s, Some(t0), false), Due::Full);
+        assert_eq!(due(soon, false, None, None, Some(t0), false), Due::Full);
+        assert_eq!(due(soon, false, s, s, None, false), Due::Full);
+        // An unchanged DIR is never read in full just because time passed.
+        assert_eq!(due(late, false, s, s, Some(t0), false), Due::Links);
+        assert_eq!(due(late, true, s, s, Some(t0), false), Due::Full);
     }
 }
