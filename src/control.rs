@@ -69,7 +69,9 @@ pub fn open_fifo_writer(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// True when a supervise is running for `dir` (someone holds `ok` open).
+/// True when a supervise is running for `dir` (someone reads `ok`): the
+/// one test svok, svstat and the tests use. ENXIO (no reader) is false;
+/// any other failure (ENOENT included) is the caller's to judge.
 pub fn supervise_running(dir: &Path) -> io::Result<bool> {
     match open_fifo_writer(&dir.join(crate::svdir::OK)) {
         Ok(_) => Ok(true),

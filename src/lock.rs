@@ -22,17 +22,6 @@ pub fn lock_exclusive_nb(path: &Path) -> io::Result<File> {
     Ok(f)
 }
 
-/// True when somebody holds an exclusive lock on `path` (probe with a
-/// shared non-blocking lock that is dropped at once).
-pub fn is_locked(path: &Path) -> io::Result<bool> {
-    let f = File::open(path)?;
-    match crate::sys::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) {
-        Ok(()) => Ok(false),
-        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(true),
-        Err(e) => Err(e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,11 +32,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("lock");
         let held = lock_exclusive_nb(&p).unwrap();
-        assert!(is_locked(&p).unwrap());
         let e = lock_exclusive_nb(&p).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
         drop(held);
-        assert!(!is_locked(&p).unwrap());
         assert!(lock_exclusive_nb(&p).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -95,17 +95,6 @@ impl Engine {
         }
     }
 
-    /// Processes at most one line's remainder: stops after the first
-    /// newline. Returns the bytes consumed (used after SIGTERM).
-    pub fn feed_line_end<S: Sinks>(&mut self, data: &[u8], sinks: &mut S) -> usize {
-        let n = match memchr::memchr(b'\n', data) {
-            Some(i) => i + 1,
-            None => data.len(),
-        };
-        self.feed(&data[..n], sinks);
-        n
-    }
-
     /// End of input: a partial last line gets its newline.
     pub fn finish<S: Sinks>(&mut self, sinks: &mut S) {
         if self.in_line {

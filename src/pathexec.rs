@@ -8,16 +8,10 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-/// The caller's environment as `NAME=value` byte strings, in order.
+/// The caller's environment as `NAME=value` byte strings, in order, as
+/// the C library holds it.
 pub fn environ() -> Vec<Vec<u8>> {
-    std::env::vars_os()
-        .map(|(k, v)| {
-            let mut e = k.into_vec();
-            e.push(b'=');
-            e.extend_from_slice(v.as_bytes());
-            e
-        })
-        .collect()
+    crate::sys::environ_raw()
 }
 
 /// Applies `pathexec_env` edits to `env`: each edit is `NAME=value` (set)
@@ -91,6 +85,7 @@ pub fn run(argv: &[OsString], env: Vec<Vec<u8>>) -> io::Error {
     };
     let path = std::env::var_os("PATH");
     crate::sys::restore_start_sigpipe();
+    crate::sys::restore_start_stdio();
     let mut saved: Option<io::Error> = None;
     for cand in candidates(file.as_bytes(), path.as_ref().map(|p| p.as_bytes())) {
         let Ok(c) = cstring(cand) else { continue };

@@ -70,10 +70,15 @@ impl<'a> Iterator for Getopt<'a> {
         }
         let c = word[self.pos];
         self.pos += 1;
+        let at_end = self.pos >= word.len();
         let Some(arg) = self.takes_arg(c) else {
+            // Step past it, so iterating on cannot read out of the word.
+            if at_end {
+                self.ind += 1;
+                self.pos = 0;
+            }
             return Some(Err(Problem::Illegal(c)));
         };
-        let at_end = self.pos >= word.len();
         if !arg {
             if at_end {
                 self.ind += 1;
@@ -159,6 +164,49 @@ mod tests {
         assert_eq!(parse(&["p", "--", "-n"], "n").1, 2);
         assert_eq!(parse(&["p", "-", "x"], "n").1, 1);
         assert_eq!(parse(&["p"], "n").1, 1);
+    }
+
+    /// Random command lines from a small alphabet never panic, whatever
+    /// the caller does after a problem.
+    #[test]
+    fn random_command_lines() {
+        let mut seed: u64 = 0x5eed;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let alphabet = [b'-', b'n', b'm', b':', b'x', b'='];
+        for _ in 0..20000 {
+            let words: Vec<OsString> = (0..next() % 5)
+                .map(|_| {
+                    let w: Vec<u8> = (0..next() % 5)
+                        .map(|_| alphabet[next() % alphabet.len()])
+                        .collect();
+                    OsString::from(String::from_utf8(w).unwrap())
+                })
+                .collect();
+            let mut args = vec![OsString::from("p")];
+            args.extend(words);
+            let mut g = Getopt::new(&args, "nm:");
+            for _ in g.by_ref().take(64) {}
+            assert!(g.rest() <= args.len());
+        }
+    }
+
+    #[test]
+    fn going_on_after_a_problem_is_safe() {
+        let args: Vec<OsString> = ["p", "-qn", "-z", "x"].iter().map(OsString::from).collect();
+        let got: Vec<_> = Getopt::new(&args, "n").collect();
+        assert_eq!(
+            got,
+            vec![
+                Err(Problem::Illegal(b'q')),
+                Ok((b'n', None)),
+                Err(Problem::Illegal(b'z'))
+            ]
+        );
     }
 
     #[test]

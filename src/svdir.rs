@@ -26,6 +26,8 @@ pub const XSTATUS_NEW: &str = "supervise/xstatus.new";
 pub const SVSCAN_DIR: &str = ".svscan";
 pub const SVSCAN_LOG: &str = ".svscan/log";
 pub const SVSCAN_LOCK: &str = ".svscan.lock";
+/// svscan's stop timeout file, in the scan directory's `.svscan/`.
+pub const SVSCAN_TIMEOUT_STOP: &str = ".svscan/timeout-stop";
 /// In a scan directory: `svscan.rc upgrade`'s request (`upgrade PATH`)
 /// and svscan's answer (`ok …` or `fail REASON`).
 pub const SVSCAN_UPGRADE: &str = ".svscan.upgrade";

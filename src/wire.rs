@@ -186,71 +186,152 @@ fn decode_strings(p: &[u8], max: usize, what: &'static str) -> Result<Vec<Vec<u8
 /// Each header is judged as soon as it is in: a frame out of order or over
 /// a limit fails before its payload arrives.
 pub fn decode_request(buf: &[u8]) -> Result<Option<(Request, usize)>, WireError> {
-    const ORDER: [u32; 6] = [HELLO, ARGV, ENV, CWD, STDIO, END];
     if buf.len() > MAX_REQUEST {
         return Err(WireError::TooBig("request over 1 MiB"));
     }
-    let mut req = Request::default();
-    let mut at = 0usize;
-    for &want in ORDER.iter() {
-        let (Some(ty), Some(len)) = (u32_at(buf, at), u32_at(buf, at + 4)) else {
-            return Ok(None);
-        };
-        let len = len as usize;
-        if ty != want {
-            return Err(WireError::Malformed("unexpected frame"));
+    let mut p = Progress::default();
+    Ok(p.advance(buf)?.then(|| (std::mem::take(&mut p.req), p.at)))
+}
+
+/// A request decoded as its bytes arrive. Each frame is decoded once,
+/// when its payload is complete, and an incomplete frame costs only a
+/// look at its header: however the request is split (a 1 MiB ARGV, then
+/// ENV a byte at a time), decoding it costs O(its length), not O(length
+/// × reads). The bytes are kept, for handing on as they are.
+#[derive(Debug, Default)]
+pub struct RequestDecoder {
+    buf: Vec<u8>,
+    p: Progress,
+    done: bool,
+}
+
+/// Where decoding stands: the next frame starts at `at` and is the
+/// `step`th of [`ORDER`]; `req` holds the frames decoded so far.
+#[derive(Debug, Default)]
+struct Progress {
+    at: usize,
+    step: usize,
+    req: Request,
+}
+
+const ORDER: [u32; 6] = [HELLO, ARGV, ENV, CWD, STDIO, END];
+
+impl RequestDecoder {
+    pub fn new() -> RequestDecoder {
+        RequestDecoder::default()
+    }
+
+    /// Bytes received so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Appends `bytes` and decodes every frame they complete.
+    /// `Ok(Some(req))` once END is in (bytes after END are malformed).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Option<Request>, WireError> {
+        if self.done && !bytes.is_empty() {
+            return Err(WireError::Malformed("bytes after END"));
         }
-        if len > MAX_REQUEST - HEADER || at + HEADER + len > MAX_REQUEST {
+        if self.buf.len() + bytes.len() > MAX_REQUEST {
             return Err(WireError::TooBig("request over 1 MiB"));
         }
-        let fixed = match ty {
-            HELLO => Some(8),
-            STDIO => Some(4),
-            END => Some(0),
-            _ => None,
-        };
-        if fixed.is_some_and(|f| f != len) {
-            return Err(WireError::Malformed("bad frame length"));
-        }
-        if ty == CWD && len > MAX_STRING {
-            return Err(WireError::TooBig("string over 128 KiB"));
-        }
-        let Some(p) = buf.get(at + HEADER..at + HEADER + len) else {
+        self.buf.extend_from_slice(bytes);
+        if !self.p.advance(&self.buf)? {
             return Ok(None);
-        };
-        match ty {
-            HELLO => {
-                req.version = u32_at(p, 0).unwrap_or(0);
-                req.flags = u32_at(p, 4).unwrap_or(0);
-                if req.version != VERSION {
-                    return Err(WireError::Malformed("unsupported protocol version"));
-                }
-                if req.flags & !FLAG_WAIT != 0 {
-                    return Err(WireError::Malformed("unknown flags"));
-                }
-            }
-            ARGV => {
-                req.argv = decode_strings(p, MAX_ARGV, "more than 4096 arguments")?;
-                if req.argv.first().map_or(true, |a| a.is_empty()) {
-                    return Err(WireError::Malformed("empty program name"));
-                }
-            }
-            ENV => req.env = decode_strings(p, MAX_ENV, "more than 4096 environment entries")?,
-            CWD => {
-                check_string(p)?;
-                if p.is_empty() {
-                    return Err(WireError::Malformed("empty working directory"));
-                }
-                req.cwd = p.to_vec();
-            }
-            STDIO if u32_at(p, 0) != Some(STDIO_FDS) => {
-                return Err(WireError::Malformed("STDIO must carry 3 descriptors"));
-            }
-            _ => {}
         }
-        at += HEADER + len;
+        if self.p.at != self.buf.len() {
+            return Err(WireError::Malformed("bytes after END"));
+        }
+        self.done = true;
+        Ok(Some(std::mem::take(&mut self.p.req)))
     }
-    Ok(Some((req, at)))
+
+    /// The request's bytes, for handing on.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+impl Progress {
+    /// Decodes the frames of `buf` from `at` on; true once END is decoded.
+    fn advance(&mut self, buf: &[u8]) -> Result<bool, WireError> {
+        while self.step < ORDER.len() {
+            let at = self.at;
+            let (Some(ty), Some(len)) = (u32_at(buf, at), u32_at(buf, at + 4)) else {
+                return Ok(false);
+            };
+            let len = len as usize;
+            check_header(ORDER[self.step], ty, len, at)?;
+            let Some(p) = buf.get(at + HEADER..at + HEADER + len) else {
+                return Ok(false);
+            };
+            decode_frame(&mut self.req, ty, p)?;
+            self.at = at + HEADER + len;
+            self.step += 1;
+        }
+        Ok(true)
+    }
+}
+
+/// Judges a frame by its header alone (before its payload is in).
+fn check_header(want: u32, ty: u32, len: usize, at: usize) -> Result<(), WireError> {
+    if ty != want {
+        return Err(WireError::Malformed("unexpected frame"));
+    }
+    if len > MAX_REQUEST - HEADER || at + HEADER + len > MAX_REQUEST {
+        return Err(WireError::TooBig("request over 1 MiB"));
+    }
+    let fixed = match ty {
+        HELLO => Some(8),
+        STDIO => Some(4),
+        END => Some(0),
+        _ => None,
+    };
+    if fixed.is_some_and(|f| f != len) {
+        return Err(WireError::Malformed("bad frame length"));
+    }
+    if ty == CWD && len > MAX_STRING {
+        return Err(WireError::TooBig("string over 128 KiB"));
+    }
+    Ok(())
+}
+
+fn decode_frame(req: &mut Request, ty: u32, p: &[u8]) -> Result<(), WireError> {
+    match ty {
+        HELLO => {
+            req.version = u32_at(p, 0).unwrap_or(0);
+            req.flags = u32_at(p, 4).unwrap_or(0);
+            if req.version != VERSION {
+                return Err(WireError::Malformed("unsupported protocol version"));
+            }
+            if req.flags & !FLAG_WAIT != 0 {
+                return Err(WireError::Malformed("unknown flags"));
+            }
+        }
+        ARGV => {
+            req.argv = decode_strings(p, MAX_ARGV, "more than 4096 arguments")?;
+            if req.argv.first().map_or(true, |a| a.is_empty()) {
+                return Err(WireError::Malformed("empty program name"));
+            }
+        }
+        ENV => req.env = decode_strings(p, MAX_ENV, "more than 4096 environment entries")?,
+        CWD => {
+            check_string(p)?;
+            if p.is_empty() {
+                return Err(WireError::Malformed("empty working directory"));
+            }
+            req.cwd = p.to_vec();
+        }
+        STDIO if u32_at(p, 0) != Some(STDIO_FDS) => {
+            return Err(WireError::Malformed("STDIO must carry 3 descriptors"));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 pub fn encode_reply(r: &Reply) -> Vec<u8> {
@@ -459,6 +540,31 @@ mod tests {
         assert!(decode_request(&b).is_err());
         assert!(decode_request(b"GET / HTTP/1.0\r\n").is_err());
         assert!(decode_reply(b"garbage!").is_err());
+    }
+
+    #[test]
+    fn the_decoder_agrees_with_decode_request_however_the_bytes_are_split() {
+        for split in [1, 2, 3, 7, 16, GOLDEN.len()] {
+            let mut d = RequestDecoder::new();
+            let mut got = None;
+            for chunk in GOLDEN.chunks(split) {
+                assert!(got.is_none());
+                got = d.push(chunk).unwrap();
+            }
+            assert_eq!(got, Some(sample()), "split {split}");
+            assert_eq!(d.into_bytes(), GOLDEN);
+        }
+        let mut d = RequestDecoder::new();
+        let mut b = GOLDEN.to_vec();
+        b.push(0);
+        assert_eq!(d.push(&b), Err(WireError::Malformed("bytes after END")));
+        let mut d = RequestDecoder::new();
+        assert!(d.push(&GOLDEN[..16]).unwrap().is_none());
+        let bad = [2, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f];
+        assert!(matches!(d.push(&bad), Err(WireError::TooBig(_))));
+        let mut d = RequestDecoder::new();
+        let big = vec![0u8; MAX_REQUEST + 1];
+        assert!(matches!(d.push(&big), Err(WireError::TooBig(_))));
     }
 
     /// A deterministic miniature of the fuzz target: mutated golden

@@ -2,7 +2,9 @@
 //! say (readiness, last exit, process signatures, recent deaths). Written
 //! atomically beside `status`, which stays untouched for djb's tools.
 //!
-//! Layout, version 1 (integers little-endian, times TAI64N big-endian):
+//! Layout, version 2 (integers little-endian, times TAI64N big-endian);
+//! version 1 is the same without bytes 72..100 (history from byte 72),
+//! and is still read (boot unknown, no finish recorded):
 //!
 //! | bytes | meaning |
 //! |---|---|
@@ -19,7 +21,10 @@
 //! | 56..60 | raw wait status of the last exit (i32) |
 //! | 60..64 | pid of supervise itself |
 //! | 64..72 | supervise's start time |
-//! | 72.. | N history entries, newest first: TAI64N (12) + raw wait status (4) |
+//! | 72..88 | boot id (`/proc/sys/kernel/random/boot_id`, 16 bytes; zero: unknown) |
+//! | 88..92 | pid of the running `finish` (0 when none) |
+//! | 92..100 | `finish`'s start time |
+//! | 100.. | N history entries, newest first: TAI64N (12) + raw wait status (4) |
 
 use crate::procsig::ProcSig;
 use crate::status::Want;
@@ -27,8 +32,10 @@ use crate::tai64n::Tai64n;
 use std::fmt;
 
 pub const MAGIC: &[u8; 4] = b"SVKX";
-pub const VERSION: u8 = 1;
-pub const HEADER_LEN: usize = 72;
+pub const VERSION: u8 = 2;
+pub const HEADER_LEN: usize = 100;
+/// Header length of a version-1 record.
+pub const HEADER_LEN_V1: usize = 72;
 pub const ENTRY_LEN: usize = 16;
 pub const HISTORY_MAX: usize = 16;
 pub const MAX_LEN: usize = HEADER_LEN + ENTRY_LEN * HISTORY_MAX;
@@ -48,14 +55,19 @@ pub struct Death {
 }
 
 impl Death {
+    /// The decoded wait status.
+    pub fn status(&self) -> crate::waitstatus::WaitStatus {
+        crate::waitstatus::WaitStatus(self.wstatus)
+    }
+
     /// Exit code if the process exited normally.
     pub fn code(&self) -> Option<i32> {
-        libc::WIFEXITED(self.wstatus).then(|| libc::WEXITSTATUS(self.wstatus))
+        self.status().code()
     }
 
     /// Signal number if the process was killed by a signal.
     pub fn signal(&self) -> Option<i32> {
-        libc::WIFSIGNALED(self.wstatus).then(|| libc::WTERMSIG(self.wstatus))
+        self.status().signal()
     }
 }
 
@@ -71,6 +83,10 @@ pub struct XStatus {
     pub supervisor: ProcSig,
     /// Recent deaths, newest first, at most HISTORY_MAX.
     pub history: Vec<Death>,
+    /// The boot the signatures belong to; None in a version-1 record.
+    pub boot_id: Option<[u8; 16]>,
+    /// The running `finish` (pid 0 when none).
+    pub finish: ProcSig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +95,14 @@ pub enum XStatusError {
     BadMagic,
     Version(u8),
     Corrupt,
+}
+
+/// This boot's start as Unix seconds (`btime` in `/proc/stat`).
+fn boot_time() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 impl fmt::Display for XStatusError {
@@ -105,7 +129,28 @@ impl XStatus {
             last_exit: None,
             supervisor,
             history: Vec::new(),
+            boot_id: crate::procsig::boot_id().ok(),
+            finish: ProcSig { pid: 0, start: 0 },
         }
+    }
+
+    /// True when the record's signatures belong to the running boot: its
+    /// boot id is this boot's. A version-1 record has none; it counts when
+    /// its last change is not older than this boot.
+    pub fn from_this_boot(&self) -> bool {
+        match self.boot_id {
+            Some(id) => crate::procsig::boot_id().is_ok_and(|now| now == id),
+            None => boot_time().is_some_and(|b| {
+                let changed = self.changed.unix_secs();
+                changed >= 0 && changed as u64 >= b
+            }),
+        }
+    }
+
+    /// The supervise that wrote the record still runs (same boot, pid
+    /// and start time).
+    pub fn supervisor_alive(&self) -> bool {
+        self.from_this_boot() && self.supervisor.is_alive()
     }
 
     pub fn has(&self, flag: u8) -> bool {
@@ -151,6 +196,9 @@ impl XStatus {
         b.extend_from_slice(&last.wstatus.to_le_bytes());
         b.extend_from_slice(&self.supervisor.pid.to_le_bytes());
         b.extend_from_slice(&self.supervisor.start.to_le_bytes());
+        b.extend_from_slice(&self.boot_id.unwrap_or([0; 16]));
+        b.extend_from_slice(&self.finish.pid.to_le_bytes());
+        b.extend_from_slice(&self.finish.start.to_le_bytes());
         for d in &self.history[..n] {
             b.extend_from_slice(&d.when.pack());
             b.extend_from_slice(&d.wstatus.to_le_bytes());
@@ -159,21 +207,26 @@ impl XStatus {
     }
 
     pub fn unpack(b: &[u8]) -> Result<XStatus, XStatusError> {
-        if b.len() < HEADER_LEN {
+        if b.len() < HEADER_LEN_V1 {
             return Err(XStatusError::Short(b.len()));
         }
         if &b[..4] != MAGIC {
             return Err(XStatusError::BadMagic);
         }
-        if b[4] != VERSION {
-            return Err(XStatusError::Version(b[4]));
+        let header = match b[4] {
+            1 => HEADER_LEN_V1,
+            VERSION => HEADER_LEN,
+            v => return Err(XStatusError::Version(v)),
+        };
+        if b.len() < header {
+            return Err(XStatusError::Short(b.len()));
         }
         let flags = b[5];
         let n = usize::from(b[6]);
         if n > HISTORY_MAX {
             return Err(XStatusError::Corrupt);
         }
-        if b.len() < HEADER_LEN + n * ENTRY_LEN {
+        if b.len() < header + n * ENTRY_LEN {
             return Err(XStatusError::Short(b.len()));
         }
         let want = Want::from_byte(b[7]).ok_or(XStatusError::Corrupt)?;
@@ -183,7 +236,7 @@ impl XStatus {
         };
         let history = (0..n)
             .map(|i| {
-                let o = HEADER_LEN + i * ENTRY_LEN;
+                let o = header + i * ENTRY_LEN;
                 Death {
                     when: tai(&b[o..o + 12]),
                     wstatus: i32_at(b, o + 12),
@@ -206,6 +259,21 @@ impl XStatus {
                 start: u64_at(b, 64),
             },
             history,
+            boot_id: (header == HEADER_LEN)
+                .then(|| {
+                    let mut id = [0u8; 16];
+                    id.copy_from_slice(&b[72..88]);
+                    id
+                })
+                .filter(|id| id != &[0; 16]),
+            finish: if header == HEADER_LEN {
+                ProcSig {
+                    pid: u32_at(b, 88),
+                    start: u64_at(b, 92),
+                }
+            } else {
+                ProcSig::default()
+            },
         })
     }
 }
@@ -250,6 +318,10 @@ mod tests {
             secs: (1 << 62) + 1,
             nanos: 0,
         };
+        x.finish = ProcSig {
+            pid: 4321,
+            start: 777,
+        };
         for i in 0..20 {
             x.push_death(Death {
                 when: Tai64n {
@@ -280,8 +352,48 @@ mod tests {
         let x = XStatus::new(ProcSig { pid: 1, start: 2 });
         let b = x.pack();
         assert_eq!(b.len(), HEADER_LEN);
-        assert_eq!(&b[..8], b"SVKX\x01\x00\x00u");
+        assert_eq!(&b[..8], b"SVKX\x02\x00\x00u");
         assert_eq!(&b[60..72], &[1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(Some(&b[72..88]), x.boot_id.as_ref().map(|a| &a[..]));
+        assert_eq!(&b[88..100], &[0; 12]);
+    }
+
+    #[test]
+    fn reads_version_1() {
+        // A version-1 record as the previous supervise wrote it: header 72
+        // bytes, then the history.
+        let x = sample();
+        let v2 = x.pack();
+        let mut v1 = v2[..HEADER_LEN_V1].to_vec();
+        v1[4] = 1;
+        v1.extend_from_slice(&v2[HEADER_LEN..]);
+        let y = XStatus::unpack(&v1).unwrap();
+        assert_eq!(y.boot_id, None);
+        assert_eq!(y.finish, ProcSig::default());
+        assert_eq!(y.history, x.history);
+        assert_eq!(
+            (y.child, y.supervisor, y.want),
+            (x.child, x.supervisor, x.want)
+        );
+        assert!(XStatus::unpack(&v1[..HEADER_LEN_V1 - 1]).is_err());
+    }
+
+    #[test]
+    fn boots() {
+        let mut x = XStatus::new(ProcSig::of_self().unwrap());
+        assert!(x.from_this_boot());
+        assert!(x.supervisor_alive());
+        x.boot_id = Some([7; 16]);
+        assert!(!x.from_this_boot());
+        assert!(!x.supervisor_alive());
+        // Version 1: judged by the time of its last change.
+        x.boot_id = None;
+        x.changed = Tai64n::now();
+        assert!(x.from_this_boot());
+        x.changed = Tai64n::ZERO;
+        assert!(!x.from_this_boot());
+        let y = XStatus::unpack(&x.pack()).unwrap();
+        assert_eq!(y.boot_id, None);
     }
 
     #[test]

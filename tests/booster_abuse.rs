@@ -333,9 +333,19 @@ fn out_of_descriptors_it_waits_instead_of_spinning() {
     std::thread::sleep(Duration::from_millis(500));
     let spent = cpu_ticks(booster) - before;
     assert!(spent < 25, "booster spun: {spent} ticks in 500 ms");
+    // At the connection cap ((64 - 16) / 5 = 9) a newcomer of the same
+    // uid is refused at once (busy, 111) rather than left hanging in the
+    // backlog; every other invoker gets its program's status.
+    let mut ok = 0;
     for (pid, n) in invs {
         let st = wait_pid(&mut g, pid, Duration::from_secs(30)).expect("invoker exits");
         let log = std::fs::read_to_string(d.join("log")).unwrap_or_default();
-        assert_eq!(st.code(), Some(n), "{log}");
+        if st.code() == Some(111) && n != 111 {
+            assert!(log.contains("busy: too many connections"), "{log}");
+        } else {
+            assert_eq!(st.code(), Some(n), "{log}");
+            ok += 1;
+        }
     }
+    assert!(ok >= 9, "only {ok} launched");
 }

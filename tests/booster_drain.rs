@@ -15,10 +15,7 @@ use svkit::registry::{format, Entry};
 fn write_registry(path: &std::path::Path, entries: &[(ProcSig, &str)]) {
     let list: Vec<Entry> = entries
         .iter()
-        .map(|(sig, a)| Entry {
-            sig: *sig,
-            argv0: a.as_bytes().to_vec(),
-        })
+        .map(|(sig, a)| Entry::here(*sig, a.as_bytes()))
         .collect();
     std::fs::write(path, format(&list)).unwrap();
 }

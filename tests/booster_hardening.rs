@@ -10,7 +10,7 @@ use common::*;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use svkit::wire::{self, Reply};
 
 const HUGE: &str = "10000000000000000000s";
@@ -161,10 +161,7 @@ fn strace() -> Option<std::path::PathBuf> {
 fn write_registry(path: &std::path::Path, pids: &[u32]) {
     let list: Vec<svkit::registry::Entry> = pids
         .iter()
-        .map(|&p| svkit::registry::Entry {
-            sig: svkit::procsig::ProcSig::of(p).unwrap(),
-            argv0: b"x".to_vec(),
-        })
+        .map(|&p| svkit::registry::Entry::here(svkit::procsig::ProcSig::of(p).unwrap(), b"x"))
         .collect();
     std::fs::write(path, svkit::registry::format(&list)).unwrap();
 }
@@ -243,4 +240,415 @@ fn survivors_and_instances_are_signalled_only_through_pidfds() {
         .collect();
     assert!(by_number.is_empty(), "signalled by number:\n{t}");
     assert!(t.contains("pidfd_send_signal("), "{t}");
+}
+
+const FLOOD_ENV: &str = "SVKIT_TEST_FLOOD_SOCKET";
+const FLOOD_COUNT_ENV: &str = "SVKIT_TEST_FLOOD_COUNT";
+const FLOOD_CONNS: usize = 1400;
+
+/// Not a test by itself: the flooder of
+/// `refused_peers_flooding_do_not_slow_allowed_launches`, which runs this
+/// binary again (`--exact flood_helper`) under setpriv as uid 65534. It
+/// holds FLOOD_CONNS connections, never closes one before the booster
+/// has closed it completely, and reconnects at once; it writes how many
+/// connections it made to `SOCKET.count` now and then.
+#[test]
+fn flood_helper() {
+    use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let Some(sock) = std::env::var_os(FLOOD_ENV) else {
+        return;
+    };
+    let addr = UnixAddr::new(std::path::Path::new(&sock)).unwrap();
+    let count_file = std::env::var_os(FLOOD_COUNT_ENV).unwrap();
+    let end = Instant::now() + Duration::from_secs(60);
+    // (socket, EOF seen: poll it for HUP only)
+    let mut open: Vec<(OwnedFd, bool)> = Vec::new();
+    let mut made: u64 = 0;
+    let mut last_report = Instant::now();
+    while Instant::now() < end {
+        let mut full = false;
+        while open.len() < FLOOD_CONNS {
+            let fd = match socket(
+                AddressFamily::Unix,
+                SockType::Stream,
+                SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+                None,
+            ) {
+                Ok(fd) => fd,
+                Err(_) => {
+                    full = true;
+                    break;
+                }
+            };
+            match connect(fd.as_raw_fd(), &addr) {
+                Ok(()) => {
+                    open.push((fd, false));
+                    made += 1;
+                }
+                Err(_) => {
+                    full = true;
+                    break;
+                }
+            }
+        }
+        let mut p: Vec<libc::pollfd> = open
+            .iter()
+            .map(|(fd, eof)| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: if *eof { 0 } else { libc::POLLIN },
+                revents: 0,
+            })
+            .collect();
+        let _ = svkit::sys::poll_fds(&mut p, if full { 1 } else { 50 });
+        let mut k = 0;
+        open.retain_mut(|(fd, eof)| {
+            let r = p[k].revents;
+            k += 1;
+            if r & (libc::POLLHUP | libc::POLLERR) != 0 {
+                return false;
+            }
+            if r & libc::POLLIN != 0 {
+                let mut b = [0u8; 4096];
+                match nix::unistd::read(fd.as_raw_fd(), &mut b) {
+                    Ok(0) => *eof = true,
+                    Ok(_) => {}
+                    Err(nix::errno::Errno::EAGAIN) => {}
+                    Err(_) => return false,
+                }
+            }
+            true
+        });
+        if last_report.elapsed() > Duration::from_millis(100) {
+            let _ = std::fs::write(&count_file, format!("{made} {}", open.len()));
+            last_report = Instant::now();
+        }
+    }
+}
+
+fn flood_counts(file: &std::path::Path) -> (u64, usize) {
+    let t = std::fs::read_to_string(file).unwrap_or_default();
+    let mut f = t.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+    (f.next().unwrap_or(0), f.next().unwrap_or(0) as usize)
+}
+
+/// Wall time of one allowed launch of /bin/true, or None after 10 s.
+fn launch_time(g: &mut Guard, b: &Booster) -> Option<Duration> {
+    let t = Instant::now();
+    let pid = g.spawn(b.invoker().arg("/bin/true").stderr(Stdio::null()));
+    let st = wait_pid(g, pid, Duration::from_secs(10))?;
+    assert_eq!(st.code(), Some(0), "{}", b.log_text());
+    Some(t.elapsed())
+}
+
+#[test]
+fn refused_peers_flooding_do_not_slow_allowed_launches() {
+    let sp = std::path::PathBuf::from("/usr/bin/setpriv");
+    if !nix::unistd::getuid().is_root() || !sp.exists() {
+        eprintln!("refused_peers_flooding: skipped: needs root and setpriv");
+        return;
+    }
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "flood", &["-u", "4321"]);
+    let out = Scratch::new("flood-out");
+    std::fs::set_permissions(
+        &out.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let count = out.join("count");
+    let me = std::env::current_exe().unwrap();
+    g.spawn(
+        Command::new(&sp)
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(&me)
+            .args(["--exact", "flood_helper", "--nocapture", "--test-threads=1"])
+            .env(FLOOD_ENV, &b.sock)
+            .env(FLOOD_COUNT_ENV, &count)
+            .current_dir("/")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        poll_until(Duration::from_secs(10), || flood_counts(&count).0
+            >= 2 * FLOOD_CONNS as u64),
+        "the flooder never got going: {:?}",
+        flood_counts(&count)
+    );
+    // Launches spread over a couple of seconds of flood.
+    std::thread::sleep(Duration::from_millis(500));
+    let (made0, _) = flood_counts(&count);
+    let log_lines0 = b.log_text().lines().count();
+    let t0 = Instant::now();
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        times.push(launch_time(&mut g, &b).unwrap_or(Duration::from_secs(10)));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let spent = t0.elapsed();
+    let (made1, held) = flood_counts(&count);
+    let log = b.log_text();
+    let refusal_lines = log
+        .lines()
+        .skip(log_lines0)
+        .filter(|l| l.contains("refused"))
+        .count();
+    let ms: Vec<u128> = times.iter().map(|t| t.as_millis()).collect();
+    let worst = times.iter().max().copied().unwrap_or_default();
+    eprintln!(
+        "flood: {} reconnects in {spent:?} ({held} held); launches ms {ms:?}; worst {worst:?}; {refusal_lines} refusal lines",
+        made1.saturating_sub(made0)
+    );
+    assert!(
+        worst < Duration::from_millis(500),
+        "launch times under flood (ms): {ms:?}"
+    );
+    // Refused peers are closed at once: the flooder had to reconnect.
+    assert!(
+        made1 > made0 + 1000,
+        "refused peers were not closed at once: {made0} -> {made1}"
+    );
+    // Logged, but rate-limited: a few lines a second, not one per peer.
+    let budget = 20 * (spent.as_secs() as usize + 2);
+    assert!(
+        refusal_lines <= budget,
+        "{refusal_lines} refusal lines in {spent:?}"
+    );
+    assert!(log.contains("refused uid 65534"), "{log}");
+}
+
+#[test]
+fn invoker_gives_up_connecting_to_a_full_backlog_with_111() {
+    use nix::sys::socket::{
+        bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+    };
+    use std::os::fd::AsRawFd;
+    let mut g = Guard::new();
+    let d = Scratch::new("connect-deadline");
+    let sock = d.join("socket");
+    // A listener that never accepts, its backlog (0: one pending) full.
+    let l = socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    let addr = UnixAddr::new(&sock).unwrap();
+    bind(l.as_raw_fd(), &addr).unwrap();
+    listen(&l, Backlog::new(0).unwrap()).unwrap();
+    let mut fillers = Vec::new();
+    loop {
+        let c = socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .unwrap();
+        if connect(c.as_raw_fd(), &addr).is_err() {
+            break;
+        }
+        fillers.push(c);
+        assert!(fillers.len() < 100, "backlog never filled");
+    }
+    let t = Instant::now();
+    let err = d.join("err");
+    let pid = g.spawn(
+        ours("invoker")
+            .arg("-s")
+            .arg(&sock)
+            .arg("/bin/true")
+            .stderr(std::fs::File::create(&err).unwrap()),
+    );
+    let st = wait_pid(&mut g, pid, Duration::from_secs(15)).expect("invoker gives up");
+    let took = t.elapsed();
+    let msg = std::fs::read_to_string(&err).unwrap();
+    assert_eq!(st.code(), Some(111), "{msg}");
+    assert!(
+        msg.starts_with("invoker: fatal: unable to connect to "),
+        "{msg}"
+    );
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(9),
+        "{took:?}"
+    );
+}
+
+/// Bytes this socket has sent that the peer has not read yet.
+fn unread_by_peer(s: &UnixStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one int through a valid pointer.
+    let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r == 0 {
+        n
+    } else {
+        0
+    }
+}
+
+#[test]
+fn a_mebibyte_argv_then_env_one_byte_at_a_time_is_decoded_in_linear_time() {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let mut g = Guard::new();
+    let b = start_booster(&mut g, "drip", &[]);
+    let mut argv = vec![b"/bin/true".to_vec()];
+    argv.extend((0..7).map(|_| vec![b'a'; 128_000]));
+    let env: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("VAR{i:04}=value").into_bytes())
+        .collect();
+    let req = wire::Request {
+        version: wire::VERSION,
+        flags: wire::FLAG_WAIT,
+        argv,
+        env,
+        cwd: b"/".to_vec(),
+    };
+    let bytes = wire::encode_request(&req);
+    assert!(wire::decode_request(&bytes).unwrap().is_some());
+    // HELLO and ARGV at once (with the descriptors), the rest a byte at a
+    // time, each read by the booster before the next is sent.
+    let head = 16 + 8 + 4 + req.argv.iter().map(|a| 4 + a.len()).sum::<usize>();
+    let mut s = UnixStream::connect(&b.sock).unwrap();
+    let mut at = sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(&bytes[..head])],
+        &[ControlMessage::ScmRights(&[0, 1, 2])],
+        MsgFlags::empty(),
+        None,
+    )
+    .unwrap();
+    s.write_all(&bytes[at..head]).unwrap();
+    at = head;
+    let t = Instant::now();
+    let limit = Duration::from_secs(20);
+    while at < bytes.len() {
+        if s.write_all(&bytes[at..at + 1]).is_err() {
+            break; // refused (the old decoder ran out of time)
+        }
+        at += 1;
+        while unread_by_peer(&s) > 0 && t.elapsed() < limit {
+            std::thread::yield_now();
+        }
+    }
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let took = t.elapsed();
+    let reply = wire::decode_reply(&buf[..n]).ok().flatten().map(|(r, _)| r);
+    eprintln!(
+        "drip: {} bytes one at a time in {took:?}",
+        bytes.len() - head
+    );
+    assert!(
+        matches!(reply, Some(Reply::Launched { .. })),
+        "{reply:?}\n{}",
+        b.log_text()
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn planted_symlinks_at_the_lock_and_the_registry_temp_touch_nothing() {
+    use std::os::unix::fs::symlink;
+    let mut g = Guard::new();
+    let d = Scratch::new("planted");
+    let victim = d.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let mtime = || std::fs::metadata(&victim).unwrap().modified().unwrap();
+    let before = mtime();
+    // SOCKET.lock → victim, and → a file that does not exist yet.
+    let sock = d.join("socket");
+    symlink(&victim, d.join("socket.lock")).unwrap();
+    let err = d.join("err");
+    let mut b = ours("booster");
+    b.arg("-e")
+        .arg(&sock)
+        .stderr(std::fs::File::create(&err).unwrap());
+    let code = code_within(&mut g, &mut b, Duration::from_secs(5));
+    let text = std::fs::read_to_string(&err).unwrap();
+    assert_eq!(code, Some(111), "{text}");
+    assert!(
+        text.starts_with("booster: fatal: unable to acquire "),
+        "{text}"
+    );
+    std::fs::remove_file(d.join("socket.lock")).unwrap();
+    symlink(d.join("created"), d.join("socket.lock")).unwrap();
+    let mut b = ours("booster");
+    b.arg("-e").arg(&sock).stderr(Stdio::null());
+    assert_eq!(
+        code_within(&mut g, &mut b, Duration::from_secs(5)),
+        Some(111)
+    );
+    assert!(!d.join("created").exists());
+    std::fs::remove_file(d.join("socket.lock")).unwrap();
+    // SOCKET.instances.new → victim: the registry is written beside it.
+    symlink(&victim, d.join("socket.instances.new")).unwrap();
+    let b = start_booster_in(&mut g, Scratch::new("planted-b"), sock, &[]);
+    let inv = g.spawn(b.invoker().args(["sleep", "1000"]).stderr(Stdio::null()));
+    b.wait_listed(1);
+    signal(inv, nix::sys::signal::Signal::SIGKILL);
+    b.wait_listed(0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(mtime(), before);
+    let reg = std::fs::symlink_metadata(b.registry()).unwrap();
+    assert!(reg.file_type().is_file());
+}
+
+fn boot_id_text() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A registry line in version 2 (`pid starttime argv0 bootid`).
+fn line_v2(pid: u32, boot: &str) -> String {
+    let s = svkit::procsig::ProcSig::of(pid).unwrap();
+    format!("{} {} sleep {boot}\n", s.pid, s.start)
+}
+
+#[test]
+fn a_registry_entry_from_another_boot_never_matches() {
+    let mut g = Guard::new();
+    let d = Scratch::new("boot-id");
+    let reg = d.join("reg");
+    let drain = |g: &mut Guard, t: &str| {
+        let mut c = ours("booster-drain");
+        c.arg(&reg).args(["-T", t]).stderr(Stdio::null());
+        code_within(g, &mut c, Duration::from_secs(10))
+    };
+    let other = "00000000-1111-2222-3333-444444444444";
+    let pid = g.spawn(Command::new("sleep").arg("1000"));
+    // Same pid and start time, another boot: not an instance.
+    std::fs::write(&reg, line_v2(pid, other)).unwrap();
+    assert_eq!(drain(&mut g, "300ms"), Some(0));
+    // This boot: still alive.
+    std::fs::write(&reg, line_v2(pid, &boot_id_text())).unwrap();
+    assert_eq!(drain(&mut g, "300ms"), Some(99));
+    // A version 1 line (no boot id) counts only in a file written during
+    // this boot.
+    let s = svkit::procsig::ProcSig::of(pid).unwrap();
+    std::fs::write(&reg, format!("{} {} sleep\n", s.pid, s.start)).unwrap();
+    assert_eq!(drain(&mut g, "300ms"), Some(99));
+    let old = std::fs::File::options().write(true).open(&reg).unwrap();
+    old.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(86_400))
+        .unwrap();
+    drop(old);
+    assert_eq!(drain(&mut g, "300ms"), Some(0));
+    // A starting booster leaves another boot's "survivor" alone.
+    let sock = d.join("socket");
+    std::fs::write(d.join("socket.instances"), line_v2(pid, other)).unwrap();
+    let b = start_booster_in(&mut g, Scratch::new("boot-id-b"), sock, &["-k", "100ms"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(pid_alive(pid), "{}", b.log_text());
+    // What the booster writes carries this boot's id.
+    let inv = g.spawn(b.invoker().args(["sleep", "1000"]).stderr(Stdio::null()));
+    b.wait_listed(1);
+    let text = std::fs::read_to_string(b.registry()).unwrap();
+    assert!(text.trim_end().ends_with(&boot_id_text()), "{text}");
+    signal(inv, nix::sys::signal::Signal::SIGKILL);
+    b.wait_listed(0);
 }

@@ -165,3 +165,120 @@ fn daemontools_runs_the_service_twice_here() {
     let live = starts(&log).into_iter().filter(|&p| pid_alive(p)).count();
     assert_eq!(live, 2, "djb's supervise runs a second copy");
 }
+
+/// Starts `sleep 100`, in its own session when `setsid`; killed on drop.
+struct Sleeper(std::process::Child);
+
+impl Sleeper {
+    fn start(setsid: bool) -> Sleeper {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg("100");
+        if setsid {
+            // SAFETY: setsid is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::setsid();
+                    Ok(())
+                });
+            }
+        }
+        Sleeper(cmd.spawn().expect("spawn sleep"))
+    }
+
+    fn sig(&self) -> svkit::procsig::ProcSig {
+        let pid = self.0.id();
+        // Wait for the exec, so the start time is settled and it is `sleep`.
+        assert!(poll_until(WAIT, || std::fs::read_to_string(format!(
+            "/proc/{pid}/cmdline"
+        ))
+        .is_ok_and(|c| c.starts_with("sleep"))));
+        svkit::procsig::ProcSig::of(pid).unwrap()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A record left by a "previous supervise" naming `child`, written before
+/// our supervise starts; returns whether it adopted `child` (reported it
+/// as up and started no `run`).
+fn adopts(
+    s: &Scratch,
+    child: svkit::procsig::ProcSig,
+    edit: impl FnOnce(&mut svkit::xstatus::XStatus),
+    bytes: impl FnOnce(Vec<u8>) -> Vec<u8>,
+) -> bool {
+    let mut g = Guard::new();
+    let log = s.join("starts");
+    let dir = make_service(
+        &s.path,
+        "x",
+        &format!("echo $$ >> {}\nexec sleep 100", log.display()),
+    );
+    std::fs::create_dir_all(dir.join("supervise")).unwrap();
+    let mut x = svkit::xstatus::XStatus::new(svkit::procsig::ProcSig { pid: 0, start: 0 });
+    x.child = child;
+    x.changed = svkit::tai64n::Tai64n::now();
+    edit(&mut x);
+    std::fs::write(dir.join("supervise/xstatus"), bytes(x.pack())).unwrap();
+    start_supervise(&mut g, &bin("supervise"), &dir);
+    // Either the old child is reported, or a run of ours is started.
+    assert!(poll_until(WAIT, || up_pid(&dir).is_some()));
+    let adopted = up_pid(&dir) == Some(child.pid);
+    if !adopted {
+        assert!(poll_until(WAIT, || !starts(&log).is_empty()));
+        g.adopt(starts(&log)[0]);
+    }
+    adopted
+}
+
+/// Issue 11, defect 5: a signature from another boot never matches.
+#[test]
+fn takeover_ignores_a_record_from_another_boot() {
+    let s = Scratch::new("takeover-boot");
+    let stranger = Sleeper::start(true);
+    let sig = stranger.sig();
+    assert!(
+        !adopts(&s, sig, |x| x.boot_id = Some([0x5a; 16]), |b| b),
+        "adopted pid {} named by a record from another boot",
+        sig.pid
+    );
+}
+
+/// Issue 11, defect 5: the adopted process must still be the session
+/// leader supervise made it (sid == pid).
+#[test]
+fn takeover_ignores_a_process_that_is_not_a_session_leader() {
+    let s = Scratch::new("takeover-sid");
+    let stranger = Sleeper::start(false);
+    let sig = stranger.sig();
+    assert!(
+        !adopts(&s, sig, |_| {}, |b| b),
+        "adopted pid {}, which is not a session leader",
+        sig.pid
+    );
+}
+
+/// A version-1 record (written by the previous svkit release) is still
+/// honoured in the same boot.
+#[test]
+fn takeover_reads_a_version_1_record() {
+    let s = Scratch::new("takeover-v1");
+    let child = Sleeper::start(true);
+    let sig = child.sig();
+    let v1 = |b: Vec<u8>| {
+        let mut v = b[..svkit::xstatus::HEADER_LEN_V1].to_vec();
+        v[4] = 1;
+        v.extend_from_slice(&b[svkit::xstatus::HEADER_LEN..]);
+        v
+    };
+    assert!(
+        adopts(&s, sig, |_| {}, v1),
+        "did not take over from a v1 record"
+    );
+}

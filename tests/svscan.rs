@@ -54,7 +54,7 @@ fn second_svscan_refused_and_record_verifies() {
     let rec = std::fs::read_to_string(&lock).unwrap();
     let sig = svkit::procsig::ProcSig::of(pid).unwrap();
     assert_eq!(rec, format!("{} {}\n", sig.pid, sig.start));
-    assert!(svkit::lock::is_locked(&lock).unwrap());
+    assert!(is_locked(&lock).unwrap());
     let (code, _, err) = run(ours("svscan").arg(&s.path));
     assert_eq!(code, 111);
     assert!(

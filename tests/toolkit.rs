@@ -17,6 +17,7 @@ fn fake(bin: &Path, name: &str, log: &Path, code: i32) {
         &bin.join(name),
         &format!(
             "#!/bin/sh\n\
+             [ -n \"$SVKIT_PROBE\" ] && exit 0\n\
              for a in \"$@\"; do printf '%s\\n' \"$a\"; done > {l}/{name}.args\n\
              tr '\\0' '\\n' < /proc/$$/environ > {l}/{name}.env\n\
              echo {name} to stdout\n\
@@ -25,10 +26,36 @@ fn fake(bin: &Path, name: &str, log: &Path, code: i32) {
              exit {code}\n"
         ),
     );
+    wait_runnable(&bin.join(name));
 }
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Copies an executable and waits until it can be run.
+fn copy_exe(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::copy(src, dst).expect("copy executable");
+    wait_runnable(dst);
+}
+
+/// Waits until `exe` can be exec'ed: a thread of this test process forking
+/// while the file was open for writing leaves a child holding it
+/// (ETXTBSY) until that child execs. Our programs answer `--version`;
+/// the fakes exit at once when SVKIT_PROBE is set.
+fn wait_runnable(exe: &std::path::Path) {
+    let dst = exe;
+    let ready = poll_until(Duration::from_secs(10), || {
+        let probe = Command::new(dst)
+            .arg("--version")
+            .env("SVKIT_PROBE", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        !matches!(probe, Err(e) if e.raw_os_error() == Some(libc::ETXTBSY))
+    });
+    assert!(ready, "{} stayed busy", dst.display());
 }
 
 #[test]
@@ -39,7 +66,7 @@ fn svscanboot_stops_old_supervisors_then_pipes_svscan_into_readproctitle() {
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&log).unwrap();
     // svscanboot runs the svc, svscan and readproctitle beside it.
-    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    copy_exe(&common::bin("svscanboot"), &bin.join("svscanboot"));
     fake(&bin, "svc", &log, 0);
     fake(&bin, "svscan", &log, 0);
     fake(&bin, "readproctitle", &log, 5);
@@ -107,7 +134,7 @@ fn svscanboot_passes_literal_patterns_when_nothing_matches() {
     let log = s.join("log");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&log).unwrap();
-    std::fs::copy(common::bin("svscanboot"), bin.join("svscanboot")).unwrap();
+    copy_exe(&common::bin("svscanboot"), &bin.join("svscanboot"));
     fake(&bin, "svc", &log, 0);
     fake(&bin, "svscan", &log, 0);
     fake(&bin, "readproctitle", &log, 0);
@@ -169,4 +196,54 @@ fn children_get_default_sigpipe() {
             "{c:?}: SIGPIPE ignored: {out}"
         );
     }
+}
+
+/// svscanboot with svkit's real svc, svscan, supervise and readproctitle
+/// beside it, on a scratch scan directory: the supervise a "previous boot"
+/// left is told `-dx` and exits, svscan starts the services again, and a
+/// service's error scrolls into readproctitle's title.
+#[test]
+fn svscanboot_runs_the_real_tree() {
+    let s = Scratch::new("tk-svscanboot-real");
+    let bin = s.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    copy_exe(&common::bin("svscanboot"), &bin.join("svscanboot"));
+    for p in ["svc", "svscan", "supervise", "readproctitle"] {
+        std::os::unix::fs::symlink(common::bin(p), bin.join(p)).unwrap();
+    }
+    let service = s.join("service");
+    let web = make_service(&service, "web", "exec sleep 1000");
+    let broken = service.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("run"), "#!/bin/sh\n").unwrap();
+    let mut g = Guard::new();
+    let old = start_supervise(&mut g, &common::bin("supervise"), &web);
+    let boot = g.spawn(Command::new(bin.join("svscanboot")).arg(&service));
+    // The old supervise was told -dx and exits (the test reaps it).
+    let gone = poll_until(Duration::from_secs(10), || {
+        g.child(old)
+            .map(|c| matches!(c.try_wait(), Ok(Some(_))))
+            .unwrap_or(false)
+    });
+    assert!(gone, "the old supervise {old} was not stopped");
+    // svscan (under svscanboot) supervises web again.
+    let up = poll_until(Duration::from_secs(15), || {
+        up_pid(&web).is_some() && svkit::control::supervise_running(&web).unwrap_or(false)
+    });
+    assert!(up, "web not restarted under svscanboot's svscan");
+    // supervise's complaint about broken/run reaches readproctitle's title.
+    let title = || -> String {
+        descendants(boot)
+            .into_iter()
+            .map(|p| std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default())
+            .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+            .find(|c| c.contains("readproctitle service errors:"))
+            .unwrap_or_default()
+    };
+    let mut t = String::new();
+    let shown = poll_until(Duration::from_secs(15), || {
+        t = title();
+        t.contains("unable to start") && t.contains("broken/run")
+    });
+    assert!(shown, "title: {t:?}");
 }

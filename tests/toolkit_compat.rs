@@ -62,6 +62,23 @@ fn write(p: &Path, bytes: &[u8]) {
     std::fs::write(p, bytes).expect("write");
 }
 
+/// Copies an executable and waits until it can be run: a thread of this
+/// test process forking while the copy was open for writing leaves a
+/// child holding it (ETXTBSY) until that child execs.
+fn copy_exe(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::copy(src, dst).expect("copy executable");
+    let ready = poll_until(Duration::from_secs(10), || {
+        let probe = Command::new(dst)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        !matches!(probe, Err(e) if e.raw_os_error() == Some(libc::ETXTBSY))
+    });
+    assert!(ready, "{} stayed busy", dst.display());
+}
+
 #[test]
 fn envdir_matches_djb() {
     let s = Scratch::new("tk-envdir");
@@ -144,7 +161,34 @@ fn setuidgid_matches_djb() {
     } else {
         eprintln!("setuidgid_matches_djb: uid changes not compared: not running as root");
     }
-    same_all("setuidgid_matches_djb", "setuidgid", &s.path, &cases);
+    if !same_all("setuidgid_matches_djb", "setuidgid", &s.path, &cases) {
+        return;
+    }
+    // Not root: each program, run as nobody by itself, cannot change ids.
+    if let (true, Some(djb)) = (nix::unistd::geteuid().is_root(), djb("setuidgid")) {
+        let mine = bin("setuidgid");
+        // Where nobody can reach it: our build tree may be closed to others.
+        let copy = s.join("setuidgid-copy");
+        copy_exe(&mine, &copy);
+        std::fs::set_permissions(&s.path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let a = run_fixed(
+            &mine,
+            &s.path,
+            &["nobody", copy.to_str().unwrap(), "root", "true"],
+            &[],
+        );
+        let b = run_fixed(
+            &djb,
+            &s.path,
+            &["nobody", djb.to_str().unwrap(), "root", "true"],
+            &[],
+        );
+        assert_eq!(a, b, "setuidgid as nobody: ours (left) vs djb's (right)");
+        assert_eq!(
+            a.2,
+            "setuidgid: fatal: unable to setgid: permission denied\n"
+        );
+    }
 }
 
 #[test]
@@ -395,7 +439,8 @@ fn tai64n_matches_djb() {
     }
 }
 
-/// Read errors exit 111 quietly; a closed reader kills both with SIGPIPE.
+/// Read errors exit 111 quietly (a closed stdin or stdout too); a
+/// closed reader kills both with SIGPIPE.
 #[test]
 fn tai64n_errors_match_djb() {
     let Some(djb) = theirs("tai64n_errors_match_djb", "tai64n") else {
@@ -426,6 +471,17 @@ fn title_of(pid: u32) -> String {
         .unwrap_or_default()
 }
 
+/// What djb's readproctitle shows after `input`: the last argument of
+/// `width` bytes keeps 3 dots, the rest is the latest non-NUL bytes.
+fn expected_title(input: &[u8], width: usize) -> String {
+    let bytes: Vec<u8> = input.iter().copied().filter(|&c| c != 0).collect();
+    let room = width - 3;
+    let tail = &bytes[bytes.len().saturating_sub(room)..];
+    let mut t = vec![b'.'; width - tail.len()];
+    t.extend_from_slice(tail);
+    format!("service|errors:|{}|", String::from_utf8_lossy(&t))
+}
+
 #[test]
 fn readproctitle_matches_djb() {
     let Some(djb) = theirs("readproctitle_matches_djb", "readproctitle") else {
@@ -438,7 +494,6 @@ fn readproctitle_matches_djb() {
         b"0123456789abcdefghijklmnopqrstuvwxyz\n",
     ];
     let mut g = Guard::new();
-    let mut titles: Vec<Vec<String>> = Vec::new();
     for prog in [bin("readproctitle"), djb.clone()] {
         let pid = g.spawn(
             Command::new(&prog)
@@ -447,18 +502,17 @@ fn readproctitle_matches_djb() {
                 .stdout(Stdio::null()),
         );
         let mut stdin = g.child(pid).and_then(|c| c.stdin.take()).expect("stdin");
-        let mut seen = Vec::new();
-        let mut want_before = String::new();
+        let mut sent = Vec::new();
         for chunk in chunks {
             std::io::Write::write_all(&mut stdin, chunk).unwrap();
-            // Wait until the title changed, then record it.
+            sent.extend_from_slice(chunk);
+            let want = expected_title(&sent, dots.len());
             let mut t = String::new();
-            poll_until(Duration::from_secs(5), || {
+            let shown = poll_until(Duration::from_secs(5), || {
                 t = title_of(pid);
-                t != want_before && !t.ends_with("....................|")
+                t == want
             });
-            want_before = t.clone();
-            seen.push(t);
+            assert!(shown, "{}: title {t:?}, want {want:?}", prog.display());
         }
         drop(stdin);
         let code = g
@@ -466,10 +520,16 @@ fn readproctitle_matches_djb() {
             .and_then(|c| c.wait().ok())
             .and_then(|s| s.code());
         assert_eq!(code, Some(0), "{} at EOF", prog.display());
-        titles.push(seen);
     }
-    assert_eq!(titles[0], titles[1], "ours (left) vs djb's (right)");
-    assert_eq!(titles[0][0], "service|errors:|........hello world\n|");
+    for prog in [bin("readproctitle"), djb] {
+        let script = format!("{} service errors: ...... <&-; echo $?", prog.display());
+        let (_, out, _) = run(Command::new("sh").args(["-c", &script]));
+        assert_eq!(out, "111\n", "{} with stdin closed", prog.display());
+    }
+    assert_eq!(
+        expected_title(b"hello\0 world\n", 20),
+        "service|errors:|........hello world\n|"
+    );
     let s = Scratch::new("tk-readproctitle");
     same_all(
         "readproctitle_matches_djb",
@@ -477,4 +537,96 @@ fn readproctitle_matches_djb() {
         &s.path,
         &[&[], &["abcd"], &["a", "b", "abcd"], &["abcde"]],
     );
+}
+
+/// A descriptor 0-2 closed by the caller is closed for the child too
+/// (Rust's runtime puts /dev/null there; the tools close it again).
+#[test]
+fn closed_stdio_stays_closed_as_djb() {
+    let s = Scratch::new("tk-closed");
+    std::fs::create_dir(s.join("e")).unwrap();
+    let probe = "for fd in 0 2; do [ -e /proc/$$/fd/$fd ] && echo \"$fd open\" || echo \"$fd closed\"; done";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["envdir", "e"],
+        vec!["softlimit", "-o", "="],
+        vec!["pgrphack"],
+        vec!["fghack"],
+        vec!["envuidgid", "root"],
+        vec!["setlock", "f"],
+    ];
+    for c in cases {
+        let Some(djb) = theirs("closed_stdio_stays_closed_as_djb", c[0]) else {
+            continue;
+        };
+        let outs: Vec<(i32, String, String)> = [bin(c[0]), djb]
+            .iter()
+            .map(|prog| {
+                let script = format!("exec 0<&- 2>&-; exec {} \"$@\"", prog.display());
+                run(Command::new("sh")
+                    .current_dir(&s.path)
+                    .args(["-c", &script, "sh"])
+                    .args(&c[1..])
+                    .args(["sh", "-c", probe]))
+            })
+            .collect();
+        assert_eq!(outs[0], outs[1], "{c:?}: ours (left) vs djb's (right)");
+        if c[0] != "setlock" && c[0] != "fghack" {
+            assert_eq!(outs[0].1, "0 closed\n2 closed\n", "{c:?}");
+        }
+    }
+}
+
+/// Environment entries Rust's std would drop (no `=`, or a leading one)
+/// reach the child as under djb's, in the same order. Needs a C compiler
+/// to build the exec wrapper that plants them.
+#[test]
+fn odd_environment_entries_pass_as_djb() {
+    let s = Scratch::new("tk-odd-env");
+    let src = s.join("envx.c");
+    write(
+        &src,
+        b"#include <unistd.h>\nint main(int c, char **v) {\n\
+          char *e[] = {\"NOEQ\", \"=lead\", \"A=1\", \"B=2\", 0};\n\
+          (void)c; execve(v[1], v + 1, e); return 111; }\n",
+    );
+    let envx = s.join("envx");
+    let built = Command::new("cc")
+        .arg("-o")
+        .arg(&envx)
+        .arg(&src)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success());
+    if !built {
+        eprintln!("odd_environment_entries_pass_as_djb: skipped: no C compiler (cc)");
+        return;
+    }
+    std::fs::create_dir(s.join("e")).unwrap();
+    write(&s.join("e/A"), b"x\n");
+    let show = ["/bin/sh", "-c", "tr '\\0' '\\n' < /proc/$$/environ"];
+    for (name, pre) in [
+        ("envdir", vec!["e"]),
+        ("setlock", vec!["f"]),
+        ("envuidgid", vec!["root"]),
+    ] {
+        let Some(djb) = theirs("odd_environment_entries_pass_as_djb", name) else {
+            continue;
+        };
+        let outs: Vec<(i32, String, String)> = [bin(name), djb]
+            .iter()
+            .map(|prog| {
+                run(Command::new(&envx)
+                    .current_dir(&s.path)
+                    .arg(prog)
+                    .args(&pre)
+                    .args(show))
+            })
+            .collect();
+        assert_eq!(outs[0], outs[1], "{name}: ours (left) vs djb's (right)");
+        assert!(
+            outs[0].1.starts_with("NOEQ\n=lead\n"),
+            "{name}: {}",
+            outs[0].1
+        );
+    }
 }

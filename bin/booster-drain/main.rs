@@ -38,9 +38,8 @@ fn parse_args() -> (PathBuf, Option<Duration>) {
 fn main() {
     svkit::cli::help_version(PROG, USAGE, "Waits until no instance listed in the booster's registry is alive\n(pid and start time both match); exits 99 when the timeout runs out.");
     let (path, limit) = parse_args();
-    let bytes = std::fs::read(&path)
-        .unwrap_or_else(|e| fatal(PROG, &svkit::exit::unable("read", &path, &e)));
-    let entries = svkit::registry::parse(&bytes)
+    // Entries of another boot are dropped here: they never match.
+    let entries = svkit::registry::load(&path)
         .unwrap_or_else(|m| fatal(PROG, &format!("unable to read {}: {m}", path.display())));
     // A pidfd does not reserve the pid number; it names one process. The
     // signature is checked after opening, so a live entry's pidfd is the

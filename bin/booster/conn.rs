@@ -16,7 +16,7 @@ use svkit::wire::{self, Reply};
 pub enum State {
     /// Collecting the request (bytes and SCM_RIGHTS descriptors).
     Reading {
-        buf: Vec<u8>,
+        decoder: wire::RequestDecoder,
         fds: Vec<OwnedFd>,
         deadline: Instant,
     },

@@ -29,6 +29,8 @@ pub struct Instances {
     tmp: PathBuf,
     /// What the file holds now (None before the first write).
     written: Option<Vec<u8>>,
+    /// This boot's id, written with every signature.
+    boot: Option<[u8; 16]>,
 }
 
 /// TERM then CONT (a stopped program must see its TERM) to the group the
@@ -46,6 +48,7 @@ impl Instances {
             path: path.to_path_buf(),
             tmp: crate::listen::with_suffix(path, ".new"),
             written: None,
+            boot: svkit::procsig::boot_id().ok(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Instances {
             .map(|i| Entry {
                 sig: i.sig,
                 argv0: i.argv0.clone(),
+                boot: self.boot,
             })
             .collect();
         let bytes = registry::format(&entries);
@@ -140,10 +144,12 @@ impl Instances {
 /// leader's PDEATHSIG and the program's own handling of its children are
 /// all that stop such members.
 pub fn end_survivors(path: &Path, grace: Duration, log: &crate::log::Log) -> usize {
-    let Ok(bytes) = std::fs::read(path) else {
+    if std::fs::symlink_metadata(path).is_err() {
         return 0;
-    };
-    let entries = match registry::parse(&bytes) {
+    }
+    // Only this boot's entries: after a reboot the same pid and start
+    // time can name anything.
+    let entries = match registry::load(path) {
         Ok(e) => e,
         Err(e) => {
             log.warn(&format!("ignoring registry {}: {e}", path.display()));

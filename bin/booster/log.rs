@@ -2,6 +2,7 @@
 //! stderr is a terminal, else syslog, else (no /dev/log) stderr.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 pub enum Log {
     Stderr,
@@ -47,5 +48,78 @@ pub fn status_text(status: i32) -> String {
         format!("signal {}", libc::WTERMSIG(status))
     } else {
         format!("exit {}", libc::WEXITSTATUS(status))
+    }
+}
+
+/// Lines of one kind per period: the rest are counted, and the count is
+/// logged once the period is over (so a flood of refusals costs a few
+/// lines a second, not one per peer).
+pub struct Throttle {
+    start: Instant,
+    used: u32,
+    dropped: u64,
+}
+
+const PERIOD: Duration = Duration::from_secs(1);
+const LINES: u32 = 5;
+
+impl Throttle {
+    pub fn new() -> Throttle {
+        Throttle {
+            start: Instant::now(),
+            used: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Whether to log one more line now.
+    pub fn take(&mut self, now: Instant) -> bool {
+        if now >= self.start + PERIOD && self.dropped == 0 {
+            self.start = now;
+            self.used = 0;
+        }
+        if self.used < LINES {
+            self.used += 1;
+            return true;
+        }
+        self.dropped += 1;
+        false
+    }
+
+    /// When [`Throttle::flush`] has a count to report.
+    pub fn deadline(&self) -> Option<Instant> {
+        (self.dropped > 0).then_some(self.start + PERIOD)
+    }
+
+    /// How many went unlogged in the period that is now over; starts the
+    /// next period (the report is its first line).
+    pub fn flush(&mut self, now: Instant) -> Option<u64> {
+        if self.dropped == 0 || now < self.start + PERIOD {
+            return None;
+        }
+        let n = std::mem::take(&mut self.dropped);
+        self.start = now;
+        self.used = 1;
+        Some(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_counts_what_it_drops() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new();
+        t.start = t0;
+        let logged = (0..100).filter(|_| t.take(t0)).count();
+        assert_eq!(logged, LINES as usize);
+        assert_eq!(t.deadline(), Some(t0 + PERIOD));
+        assert_eq!(t.flush(t0), None);
+        assert_eq!(t.flush(t0 + PERIOD), Some(100 - u64::from(LINES)));
+        assert_eq!(t.deadline(), None);
+        let logged = (0..100).filter(|_| t.take(t0 + PERIOD)).count();
+        assert_eq!(logged, LINES as usize - 1);
     }
 }

@@ -194,6 +194,8 @@ fn main() {
         },
         soft_nofile: soft,
         conn_cap,
+        // One uid can keep at most a quarter of the slots waiting.
+        per_uid: (conn_cap / 4).max(16),
     };
     log.info(&format!("listening on {}", a.socket.display()));
     server::Server::new(

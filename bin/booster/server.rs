@@ -1,6 +1,7 @@
 //! The booster's single poll loop: self-pipe (CHLD, TERM, INT, USR1),
 //! listener, connections and spare channels; every timeout is a deadline.
 
+mod admit;
 mod launch;
 
 use crate::conn::{Conn, Input, State};
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 use svkit::selfpipe::SelfPipe;
-use svkit::wire::{kind, Reply};
+use svkit::wire::kind;
 
 /// A request must be complete this long after the connection is accepted.
 const REQUEST_TIME: Duration = Duration::from_secs(5);
@@ -21,6 +22,9 @@ const REQUEST_TIME: Duration = Duration::from_secs(5);
 const CLOSE_TIME: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (EMFILE and the like).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Connections accepted per loop round, so a flood at the listener and
+/// the connections already in take turns.
+const ACCEPT_BATCH: usize = 64;
 /// A spare that dies unused is re-forked at most this often.
 const SPARE_RETRY: Duration = Duration::from_secs(1);
 
@@ -31,6 +35,9 @@ pub struct Config {
     pub soft_nofile: u64,
     /// At most this many connections at once (from the descriptor limit).
     pub conn_cap: usize,
+    /// At most this many connections of one uid that hold no instance
+    /// (request being read, orderly disconnect).
+    pub per_uid: usize,
 }
 
 pub struct Server {
@@ -50,6 +57,8 @@ pub struct Server {
     dirty: bool,
     me: u32,
     scratch: Vec<u8>,
+    /// Refusals are logged at most a few a second.
+    refusals: crate::log::Throttle,
 }
 
 #[derive(Clone, Copy)]
@@ -83,6 +92,7 @@ impl Server {
             dirty: false,
             me: std::process::id(),
             scratch: vec![0u8; 64 << 10],
+            refusals: crate::log::Throttle::new(),
         }
     }
 
@@ -134,8 +144,11 @@ impl Server {
         };
         let mut p = vec![pfd(self.pipe.read_fd())];
         let mut s = vec![Slot::Pipe];
+        // Polled also at the connection cap: a newcomer is then admitted
+        // in place of a pending connection of a heavier uid, or refused
+        // at once — never left to wait in the backlog.
         if let Some(l) = &self.listener {
-            if self.conns.len() < self.cfg.conn_cap && Instant::now() >= self.accept_pause {
+            if Instant::now() >= self.accept_pause {
                 p.push(pfd(l.raw()));
                 s.push(Slot::Listener);
             }
@@ -169,6 +182,9 @@ impl Server {
         }
         if self.listener.is_some() && self.accept_pause > Instant::now() {
             next = Some(next.map_or(self.accept_pause, |n| n.min(self.accept_pause)));
+        }
+        if let Some(t) = self.refusals.deadline() {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         match next {
             None => -1,
@@ -205,60 +221,6 @@ impl Server {
                 self.spare_retry = Instant::now() + SPARE_RETRY;
             }
         }
-    }
-
-    fn accept(&mut self) {
-        for _ in 0..64 {
-            let Some(l) = self.listener.as_ref() else {
-                return;
-            };
-            if self.conns.len() >= self.cfg.conn_cap {
-                return;
-            }
-            let sock = match l.accept() {
-                Ok(Some(s)) => s,
-                Ok(None) => return,
-                Err(e) => {
-                    // Out of descriptors: the pending connection stays in
-                    // the backlog and the listener would poll readable in
-                    // a busy loop; look again a little later.
-                    self.log.warn(&format!("unable to accept: {e}"));
-                    self.accept_pause = Instant::now() + ACCEPT_PAUSE;
-                    return;
-                }
-            };
-            let (uid, gid, ok) = self.cfg.gate.check(&sock);
-            let id = self.next_id;
-            self.next_id += 1;
-            let state = State::Reading {
-                buf: Vec::new(),
-                fds: Vec::new(),
-                deadline: Instant::now() + REQUEST_TIME,
-            };
-            self.conns.insert(id, Conn { sock, uid, state });
-            if !ok {
-                let text = format!("uid {uid} gid {gid} not allowed");
-                self.refuse(id, kind::NOT_ALLOWED, libc::EPERM, &text);
-            } else {
-                // An invoker sends right after connecting: the request is
-                // usually there already, so read it without another poll.
-                self.read_request(id);
-            }
-        }
-    }
-
-    /// Sends ERROR and starts the orderly disconnect.
-    fn refuse(&mut self, id: u64, k: u32, errno: i32, text: &str) {
-        let Some(c) = self.conns.get_mut(&id) else {
-            return;
-        };
-        self.log.info(&format!("refused uid {}: {text}", c.uid));
-        c.send(&Reply::Error {
-            kind: k,
-            errno: errno as u32,
-            text: text.as_bytes().to_vec(),
-        });
-        c.close_write(Instant::now() + CLOSE_TIME);
     }
 
     fn on_sock(&mut self, id: u64) {
@@ -361,6 +323,9 @@ impl Server {
     }
 
     fn on_deadlines(&mut self, now: Instant) {
+        if let Some(n) = self.refusals.flush(now) {
+            self.log.info(&format!("{n} more refusals not logged"));
+        }
         for pid in self.inst.kill_due(now) {
             self.log.info(&format!("pid {pid}: grace over, KILL"));
         }

@@ -164,7 +164,7 @@ fn spare_main(chan: OwnedFd, booster: u32, soft_nofile: u64) -> ! {
 
 /// Reads one request and its descriptors from the channel.
 fn receive() -> (wire::Request, Vec<RawFd>) {
-    let mut buf: Vec<u8> = Vec::new();
+    let mut decoder = wire::RequestDecoder::new();
     let mut fds: Vec<RawFd> = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
     loop {
@@ -180,10 +180,9 @@ fn receive() -> (wire::Request, Vec<RawFd>) {
         if n == 0 {
             sys::exit_now(0);
         }
-        buf.extend_from_slice(&chunk[..n]);
-        match wire::decode_request(&buf) {
+        match decoder.push(&chunk[..n]) {
             Ok(None) => continue,
-            Ok(Some((req, _))) if fds.len() == 3 => return (req, fds),
+            Ok(Some(req)) if fds.len() == 3 => return (req, fds),
             _ => report(STAGE_SETUP, libc::EPROTO),
         }
     }

@@ -41,6 +41,9 @@ fn main() {
     if args.len() < 2 {
         svkit::exit::usage(PROG, SYNOPSIS);
     }
+    // Closed stdio stays closed, so the pipe takes the numbers it takes
+    // under djb's (a closed stdin becomes a write end in the child).
+    svkit::sys::restore_start_stdio();
     // Plain pipe(2): both ends are inherited across exec on purpose.
     let (r, w) = match nix::unistd::pipe() {
         Ok(p) => p,
@@ -51,10 +54,8 @@ fn main() {
         Ok(Forked::Child) => {
             drop(r);
             for _ in 0..30 {
-                // Leaked on purpose: the program must inherit them.
-                if let Ok(fd) = nix::unistd::dup(w.as_raw_fd()) {
-                    let _ = fd;
-                }
+                // Left open on purpose: the program inherits them.
+                let _ = nix::unistd::dup(w.as_raw_fd());
             }
             let e = pathexec::run_plain(&args[1..]);
             let msg = format!(

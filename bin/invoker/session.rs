@@ -19,12 +19,17 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 const SLACK: Duration = Duration::from_secs(5);
 /// The orderly disconnect gives up after this.
 const CLOSE_TIME: Duration = Duration::from_secs(5);
+/// A booster whose backlog stays full this long is unreachable.
+const CONNECT_TIME: Duration = Duration::from_secs(5);
 
 /// When to give up waiting for EXIT after our own TERM/INT.
 fn after_term(grace: Duration) -> Instant {
     deadline(deadline(Instant::now(), grace), SLACK)
 }
 
+/// connect(2) with a deadline: a unix socket's connect waits while the
+/// listener's backlog is full, at most SO_SNDTIMEO, then fails with
+/// EAGAIN. The same limit then bounds each send of the request.
 fn connect(path: &std::path::Path) -> nix::Result<OwnedFd> {
     let fd = socket::socket(
         AddressFamily::Unix,
@@ -32,6 +37,8 @@ fn connect(path: &std::path::Path) -> nix::Result<OwnedFd> {
         SockFlag::SOCK_CLOEXEC,
         None,
     )?;
+    let limit = nix::sys::time::TimeVal::new(CONNECT_TIME.as_secs() as i64, 0);
+    socket::setsockopt(&fd, socket::sockopt::SendTimeout, &limit)?;
     let addr = socket::UnixAddr::new(path)?;
     socket::connect(fd.as_raw_fd(), &addr)?;
     Ok(fd)
@@ -164,6 +171,14 @@ pub fn run(args: &Args) -> i32 {
             drop(pipe);
             fallback(args)
         }
+        Err(nix::errno::Errno::EAGAIN) => fatal(
+            PROG,
+            &format!(
+                "unable to connect to {}: no room in its backlog for {}s",
+                args.socket.display(),
+                CONNECT_TIME.as_secs()
+            ),
+        ),
         Err(e) => fatal(
             PROG,
             &svkit::exit::unable("connect to", &args.socket, &e.into()),

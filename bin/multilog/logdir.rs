@@ -1,83 +1,41 @@
-//! One automatically rotated log directory: start-up recovery, the lock,
-//! buffered appends to `current`, and rotation (with the `!` processor).
-//!
-//! Every name inside the directory is opened relative to the directory's
-//! descriptor with O_NOFOLLOW, so a symlink planted as `current` (or any
-//! other file) is never followed.
+//! One automatically rotated log directory: the lock, start-up recovery,
+//! and `current`: a batch's bytes are gathered in memory and written with
+//! one write(2); rotation falls due at batch ends.
 
-use crate::rotate::{self, Pause};
-use nix::fcntl::{openat, OFlag};
-use nix::sys::stat::{fchmod, fstat, fstatat, Mode};
-use nix::unistd::{unlinkat, UnlinkatFlags};
+use crate::ondisk::{is_regular, Dir, CURRENT, LOCK};
+use crate::rotate::{self, Pause, Settings};
+use nix::fcntl::OFlag;
+use nix::sys::stat::{fchmod, fstat, Mode};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use svkit::multilog_pending::Mark;
 use svkit::multilog_script::DirSpec;
 
-/// Output buffered per directory before a write(2).
-pub const BUF: usize = 16 * 1024;
 /// Close `current` at a newline once it is this close to the limit.
 const SLACK: u64 = 2000;
 
-pub const CURRENT: &str = "current";
-pub const LOCK: &str = "lock";
-pub const STATE: &str = "state";
-pub const NEWSTATE: &str = "newstate";
-pub const PREVIOUS: &str = "previous";
-pub const PROCESSED: &str = "processed";
+/// A directory locked for us, before recovery and `current`.
+pub struct Locked {
+    pub dir: Dir,
+    lock: File,
+    settings: Settings,
+}
 
 pub struct LogDir {
-    pub path: PathBuf,
-    pub dirfd: OwnedFd,
+    pub dir: Dir,
     _lock: File,
-    pub size: u64,
-    pub num: u32,
-    pub processor: Option<Vec<u8>>,
+    pub settings: Settings,
     current: File,
     /// Bytes in `current`, buffered ones included.
     pub bytes: u64,
-    buf: Vec<u8>,
+    /// The batch's bytes, not yet written.
+    pub buf: Vec<u8>,
+    /// `current` is full: rotate once the batch is taken.
+    pub due: bool,
     pub pause: Pause,
-}
-
-pub fn nofollow() -> OFlag {
-    OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
-}
-
-pub fn open_in(dirfd: &OwnedFd, name: &str, flags: OFlag, mode: u32) -> io::Result<File> {
-    let fd = openat(
-        Some(dirfd.as_raw_fd()),
-        name,
-        flags | nofollow(),
-        Mode::from_bits_truncate(mode),
-    )?;
-    Ok(File::from(svkit::sys::own_fd(fd)))
-}
-
-/// lstat of `name` in the directory; None if it does not exist.
-pub fn stat_in(dirfd: &OwnedFd, name: &str) -> io::Result<Option<nix::sys::stat::FileStat>> {
-    match fstatat(
-        Some(dirfd.as_raw_fd()),
-        name,
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    ) {
-        Ok(st) => Ok(Some(st)),
-        Err(nix::errno::Errno::ENOENT) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub fn unlink_in(dirfd: &OwnedFd, name: &str) -> io::Result<()> {
-    match unlinkat(Some(dirfd.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir) {
-        Ok(()) | Err(nix::errno::Errno::ENOENT) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-fn is_regular(st: &nix::sys::stat::FileStat) -> bool {
-    st.st_mode & libc::S_IFMT == libc::S_IFREG
 }
 
 /// An error that stops start-up: what failed, and the OS reason.
@@ -93,35 +51,47 @@ fn fail<T>(what: &str, path: &Path, err: impl Into<io::Error>) -> Result<T, Star
     })
 }
 
-impl LogDir {
-    /// Creates (mode 0700) and locks the directory, recovers what an outage
-    /// left, and opens `current` — all before any input is read.
-    pub fn start(spec: &DirSpec) -> Result<LogDir, StartError> {
+impl Locked {
+    /// Creates (mode 0700) and locks the directory.
+    pub fn acquire(spec: &DirSpec) -> Result<Locked, StartError> {
         use std::os::unix::ffi::OsStrExt;
         let path = PathBuf::from(std::ffi::OsStr::from_bytes(&spec.path));
         // A failed mkdir shows up as the open's error, worded as daemontools.
         let _ = std::fs::DirBuilder::new().mode(0o700).create(&path);
-        let dirfd = match nix::fcntl::open(
-            &path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(fd) => svkit::sys::own_fd(fd),
+        let dir = match Dir::open(&path) {
+            Ok(d) => d,
             Err(e) => return fail("unable to open directory", &path, e),
         };
-        let lock = match open_in(
-            &dirfd,
-            LOCK,
-            OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
-            0o600,
-        ) {
+        let flags = OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT;
+        let lock = match dir.open_file(LOCK, flags, 0o600) {
             Ok(f) => f,
             Err(e) => return fail("unable to open", &path.join(LOCK), e),
         };
         if let Err(e) = svkit::sys::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) {
             return fail("unable to lock directory", &path, e);
         }
-        let cur = match stat_in(&dirfd, CURRENT) {
+        let settings = Settings {
+            size: spec.size,
+            num: spec.num,
+            processor: spec.processor.clone(),
+        };
+        Ok(Locked {
+            dir,
+            lock,
+            settings,
+        })
+    }
+
+    /// Recovers what an outage left and opens `current`, before any input
+    /// is read.
+    pub fn start(self) -> Result<LogDir, StartError> {
+        let Locked {
+            dir,
+            lock,
+            settings,
+        } = self;
+        let path = dir.path.clone();
+        let cur = match dir.stat(CURRENT) {
             Ok(c) => c,
             Err(e) => return fail("unable to stat", &path.join(CURRENT), e),
         };
@@ -133,11 +103,11 @@ impl LogDir {
         }
         let complete = cur.map(|st| st.st_mode & 0o100 != 0).unwrap_or(false);
         if !complete {
-            if let Err(e) = rotate::recover(&dirfd, spec.num) {
+            if let Err(e) = rotate::recover(&dir, settings.num) {
                 return fail("unable to recover", &path, e);
             }
         }
-        let current = match open_current(&dirfd) {
+        let current = match open_current(&dir) {
             Ok(f) => f,
             Err(e) => return fail("unable to open", &path.join(CURRENT), e),
         };
@@ -146,72 +116,79 @@ impl LogDir {
             Err(e) => return fail("unable to stat", &path.join(CURRENT), e),
         };
         Ok(LogDir {
-            path,
-            dirfd,
+            dir,
             _lock: lock,
-            size: spec.size,
-            num: spec.num,
-            processor: spec.processor.clone(),
+            settings,
             current,
             bytes,
-            buf: Vec::with_capacity(BUF),
+            buf: Vec::new(),
+            due: false,
             pause: Pause::default(),
         })
     }
+}
 
-    /// Appends bytes (a newline, if any, last), rotating at the size limit
-    /// and at a newline within SLACK bytes of it.
+impl LogDir {
+    /// Room left in `current` before the size limit.
+    pub fn room(&self) -> u64 {
+        self.settings.size.saturating_sub(self.bytes)
+    }
+
+    /// Appends bytes (a newline, if any, last). At the size limit, or at a
+    /// newline within SLACK bytes of it, rotation falls due; a line longer
+    /// than the room is cut at the limit there and then (as daemontools).
     pub fn put(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            if self.bytes >= self.size {
+            if self.bytes >= self.settings.size {
                 self.rotate();
             }
-            let room = (self.size - self.bytes) as usize;
+            let room = self.room() as usize;
             let (piece, rest) = data.split_at(room.min(data.len()));
-            if self.buf.len() + piece.len() > BUF {
-                // Never grow the buffer: write what is there first.
-                self.flush();
-            }
-            if piece.len() >= BUF {
-                self.write_out(piece);
-            } else {
-                self.buf.extend_from_slice(piece);
-            }
+            self.buf.extend_from_slice(piece);
             self.bytes += piece.len() as u64;
             data = rest;
             let at_newline = data.is_empty() && piece.last() == Some(&b'\n');
-            if self.bytes >= self.size || (at_newline && self.bytes + SLACK >= self.size) {
-                self.rotate();
+            if self.bytes >= self.settings.size
+                || (at_newline && self.bytes + SLACK >= self.settings.size)
+            {
+                self.due = true;
             }
         }
     }
 
-    /// Writes the buffer to `current`, pausing and retrying on errors (a
-    /// full disk) until everything is written. Reports once per episode.
-    pub fn flush(&mut self) {
-        if self.buf.is_empty() {
-            return;
+    /// Where the buffered batch goes (for the pending record). Checks first
+    /// that `current` is still linked, starting a new one if it was removed.
+    pub fn mark(&mut self) -> Mark {
+        self.check_current();
+        let (dev, ino) = match fstat(self.current.as_raw_fd()) {
+            Ok(st) => (st.st_dev, st.st_ino),
+            Err(_) => (0, 0),
+        };
+        let len = self.buf.len() as u64;
+        Mark {
+            dev,
+            ino,
+            off: self.bytes - len,
+            len,
         }
-        let buf = std::mem::take(&mut self.buf);
-        self.write_out(&buf);
-        self.buf = buf;
-        self.buf.clear();
     }
 
-    fn write_out(&mut self, data: &[u8]) {
-        self.check_current();
+    /// Writes the batch to `current`, pausing and retrying on errors (a
+    /// full disk) until everything is written. Reports once per episode.
+    pub fn flush(&mut self) {
         let mut off = 0;
-        while off < data.len() {
-            match io::Write::write(&mut self.current, &data[off..]) {
+        while off < self.buf.len() {
+            match io::Write::write(&mut self.current, &self.buf[off..]) {
                 Ok(n) => off += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let what = format!("write to {}", self.path.join(CURRENT).display());
+                    let what = format!("write to {}", self.dir.show(CURRENT));
                     self.pause.trouble(&what, &e);
                 }
             }
         }
         self.pause.clear();
+        self.buf.clear();
     }
 
     /// If `current` was removed under us, start a new one (what was
@@ -221,13 +198,13 @@ impl LogDir {
         if gone {
             svkit::exit::warn(
                 "multilog",
-                &format!(
-                    "{} was removed; starting a new one",
-                    self.path.join(CURRENT).display()
-                ),
+                &format!("{} was removed; starting a new one", self.dir.show(CURRENT)),
             );
-            self.current = self.retry("open current", |d| reopen_current(&d.dirfd));
-            self.bytes = 0;
+            let dir = &self.dir;
+            self.current = self
+                .pause
+                .retry("open current", dir, || reopen_current(dir));
+            self.bytes = self.buf.len() as u64;
         }
     }
 
@@ -236,35 +213,23 @@ impl LogDir {
         let Ok(mine) = fstat(self.current.as_raw_fd()) else {
             return false;
         };
-        matches!(stat_in(&self.dirfd, CURRENT),
+        matches!(self.dir.stat(CURRENT),
             Ok(Some(st)) if st.st_dev == mine.st_dev && st.st_ino == mine.st_ino)
-    }
-
-    /// Runs `op` until it succeeds, pausing a second between attempts.
-    pub fn retry<T>(&mut self, what: &str, mut op: impl FnMut(&mut LogDir) -> io::Result<T>) -> T {
-        loop {
-            match op(self) {
-                Ok(v) => {
-                    self.pause.clear();
-                    return v;
-                }
-                Err(e) => {
-                    let what = format!("{what} in {}", self.path.display());
-                    self.pause.trouble(&what, &e);
-                }
-            }
-        }
     }
 
     /// Flushes, syncs and marks `current` complete (mode 744): at EOF and
     /// on SIGTERM, and before every rotation.
     pub fn complete(&mut self) {
-        self.flush();
-        self.retry("sync current", |d| d.current.sync_all());
-        self.retry("chmod current", |d| {
-            fchmod(d.current.as_raw_fd(), Mode::from_bits_truncate(0o744)).map_err(Into::into)
+        if !self.buf.is_empty() {
+            self.check_current();
+            self.flush();
+        }
+        let (dir, cur) = (&self.dir, &self.current);
+        self.pause.retry("sync current", dir, || cur.sync_all());
+        self.pause.retry("chmod current", dir, || {
+            fchmod(cur.as_raw_fd(), Mode::from_bits_truncate(0o744)).map_err(Into::into)
         });
-        self.retry("sync current", |d| d.current.sync_all());
+        self.pause.retry("sync current", dir, || cur.sync_all());
     }
 
     /// Closes `current` as an old file (through the processor if any) and
@@ -272,7 +237,7 @@ impl LogDir {
     pub fn rotate(&mut self) {
         self.complete();
         if self.current_is_ours() {
-            rotate::finish_current(self);
+            rotate::finish_current(&self.dir, &self.settings, &mut self.pause);
         } else {
             // Moved away or replaced under us: never archive (or process) a
             // stranger; our file is wherever it was moved to.
@@ -280,24 +245,24 @@ impl LogDir {
                 "multilog",
                 &format!(
                     "{} was moved or replaced; not archiving it",
-                    self.path.join(CURRENT).display()
+                    self.dir.show(CURRENT)
                 ),
             );
         }
-        self.current = self.retry("open current", |d| reopen_current(&d.dirfd));
+        let dir = &self.dir;
+        self.current = self
+            .pause
+            .retry("open current", dir, || reopen_current(dir));
         self.bytes = 0;
-        let _ = rotate::sync_dir(&self.dirfd);
+        self.due = false;
+        let _ = self.dir.sync();
     }
 }
 
 /// Opens `current` for appending, mode 644 (the "being written" mark).
-pub fn open_current(dirfd: &OwnedFd) -> io::Result<File> {
-    let f = open_in(
-        dirfd,
-        CURRENT,
-        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT,
-        0o644,
-    )?;
+pub fn open_current(dir: &Dir) -> io::Result<File> {
+    let flags = OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT;
+    let f = dir.open_file(CURRENT, flags, 0o644)?;
     fchmod(f.as_raw_fd(), Mode::from_bits_truncate(0o644))?;
     Ok(f)
 }
@@ -305,14 +270,10 @@ pub fn open_current(dirfd: &OwnedFd) -> io::Result<File> {
 /// Opens a new `current` while running. The name is ours: whatever sits
 /// there now (a planted symlink or hard link) is removed, never followed
 /// or appended to, and the new file is created exclusively.
-fn reopen_current(dirfd: &OwnedFd) -> io::Result<File> {
-    unlink_in(dirfd, CURRENT)?;
-    let f = open_in(
-        dirfd,
-        CURRENT,
-        OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_EXCL,
-        0o644,
-    )?;
+fn reopen_current(dir: &Dir) -> io::Result<File> {
+    dir.unlink(CURRENT)?;
+    let flags = OFlag::O_WRONLY | OFlag::O_APPEND | OFlag::O_CREAT | OFlag::O_EXCL;
+    let f = dir.open_file(CURRENT, flags, 0o644)?;
     fchmod(f.as_raw_fd(), Mode::from_bits_truncate(0o644))?;
     Ok(f)
 }

@@ -3,20 +3,20 @@
 
 #![no_main]
 
+mod input;
+mod journal;
 mod logdir;
+mod ondisk;
 mod output;
+mod pipe;
 mod rotate;
 
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
-use std::os::fd::BorrowedFd;
 use svkit::multilog_lines::Engine;
-use svkit::multilog_script::{self, Stamp};
+use svkit::multilog_script;
 use svkit::selfpipe::SelfPipe;
 
 const PROG: &str = "multilog";
-/// Input read size: one clock reading stamps every line of one read.
-const READ: usize = 16 * 1024;
 
 /// C's main: skipping Rust's start-up (its main-thread stack guard makes
 /// glibc parse /proc/self/maps through stdio) saves ~270 KB of resident
@@ -53,79 +53,21 @@ fn multilog() {
     };
     // Signals are caught before the directories are set up, so an early
     // SIGALRM or SIGTERM is handled rather than killing multilog.
-    let mut out = output::Outputs::start(&script);
-    let mut engine = Engine::new(&script);
-    run(&script.stamps, &mut engine, &mut out, &pipe);
-    engine.finish(&mut out);
-    out.complete();
-}
-
-/// The read loop: one poll over stdin and the self-pipe.
-fn run(stamps: &[Stamp], engine: &mut Engine, out: &mut output::Outputs, pipe: &SelfPipe) {
-    let mut buf = vec![0u8; READ];
-    let mut term = false;
-    let mut prefix: Vec<u8> = Vec::with_capacity(64);
-    loop {
-        if term && !engine.in_line() {
-            return;
-        }
-        let stdin_handle = std::io::stdin();
-        let stdin = std::os::fd::AsFd::as_fd(&stdin_handle);
-        let mut fds = [
-            PollFd::new(stdin, PollFlags::POLLIN),
-            PollFd::new(pipe_fd(pipe), PollFlags::POLLIN),
-        ];
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => svkit::exit::fatal(
-                PROG,
-                &format!("unable to poll: {}", svkit::errstr::errno_text(e as i32)),
-            ),
-        }
-        let input_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-        let sig_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
-        if sig_ready {
-            for s in pipe.drain() {
-                match s {
-                    Signal::SIGTERM => term = true,
-                    Signal::SIGALRM => out.rotate_all(),
-                    _ => {}
-                }
-            }
-            if term && !engine.in_line() {
-                return;
-            }
-        }
-        if !input_ready {
-            continue;
-        }
-        // After SIGTERM, read one byte at a time to the end of the line,
-        // leaving the rest of stdin unread (as daemontools).
-        let want = if term { 1 } else { READ };
-        let n = match nix::unistd::read(0, &mut buf[..want]) {
-            Ok(n) => n,
-            Err(nix::errno::Errno::EINTR) | Err(nix::errno::Errno::EAGAIN) => continue,
-            Err(e) => svkit::exit::fatal(
-                PROG,
-                &format!(
-                    "unable to read input: {}",
-                    svkit::errstr::errno_text(e as i32)
-                ),
-            ),
-        };
-        if n == 0 {
-            return;
-        }
-        if !stamps.is_empty() {
-            output::stamp_prefix(stamps, &mut prefix);
-            engine.set_stamp(&prefix);
-        }
-        engine.feed(&buf[..n], out);
-        out.flush_all();
+    // A pipe is peeked and taken from only once written (nothing lost on
+    // SIGKILL); that needs a directory for the pending record.
+    let mut peek = if script.dirs.is_empty() {
+        None
+    } else {
+        pipe::Peek::for_stdin()
+    };
+    let (out, journal) = output::Outputs::start(&script, peek.as_mut());
+    let engine = Engine::new(&script);
+    let mut input = input::Input::new(&script.stamps, engine, out, script.dirs_only());
+    match (peek.as_mut(), journal) {
+        (Some(p), Some(mut j)) => input.run_pipe(p, &mut j, &pipe),
+        _ => input.run_read(&pipe),
     }
-}
-
-fn pipe_fd(p: &SelfPipe) -> BorrowedFd<'_> {
-    std::os::fd::AsFd::as_fd(p)
+    input.engine.finish(&mut input.out);
+    input.out.rotate_due();
+    input.out.complete();
 }

@@ -1,7 +1,9 @@
 //! Where lines go: the log directories, `=` status files and stderr; the
 //! engine's `Sinks` implemented over them, and timestamp prefixes.
 
-use crate::logdir::LogDir;
+use crate::journal::Journal;
+use crate::logdir::{Locked, LogDir, StartError};
+use crate::pipe::Peek;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -10,26 +12,33 @@ use svkit::multilog_lines::Sinks;
 use svkit::multilog_script::{Action, Script, Stamp};
 use svkit::tai64n::Tai64n;
 
+use crate::ondisk::PENDING;
+
 pub struct Outputs {
     pub dirs: Vec<LogDir>,
     statuses: Vec<File>,
 }
 
 impl Outputs {
-    /// Opens every status file and starts every directory, in script
-    /// order; any failure is fatal before a byte of input is read.
-    pub fn start(script: &Script) -> Outputs {
+    /// Opens every status file and locks every directory, in script
+    /// order; with a pipe for input, settles what a killed multilog left in
+    /// flight; then recovers and starts every directory. Any failure is
+    /// fatal before a byte of input is read.
+    pub fn start(script: &Script, peek: Option<&mut Peek>) -> (Outputs, Option<Journal>) {
         use std::os::unix::ffi::OsStrExt;
-        let mut dirs = Vec::with_capacity(script.dirs.len());
+        let mut locked = Vec::with_capacity(script.dirs.len());
         let mut statuses = Vec::with_capacity(script.statuses.len());
+        let die = |e: StartError| -> ! {
+            svkit::exit::fatal(
+                crate::PROG,
+                &format!("{}: {}", e.what, svkit::errstr::text(&e.err)),
+            )
+        };
         for a in &script.actions {
             match a {
-                Action::Dir(i) => match LogDir::start(&script.dirs[*i]) {
-                    Ok(d) => dirs.push(d),
-                    Err(e) => svkit::exit::fatal(
-                        crate::PROG,
-                        &format!("{}: {}", e.what, svkit::errstr::text(&e.err)),
-                    ),
+                Action::Dir(i) => match Locked::acquire(&script.dirs[*i]) {
+                    Ok(d) => locked.push(d),
+                    Err(e) => die(e),
                 },
                 Action::Status(i) => {
                     let path =
@@ -52,19 +61,66 @@ impl Outputs {
                 _ => {}
             }
         }
-        Outputs { dirs, statuses }
+        let mut journal = None;
+        if let (Some(peek), Some(first)) = (peek, locked.first()) {
+            if locked.len() <= svkit::multilog_pending::MAX_DIRS {
+                let mut j = match Journal::open(&first.dir, peek) {
+                    Ok(j) => j,
+                    Err(e) => svkit::exit::fatal(
+                        crate::PROG,
+                        &svkit::exit::unable("open", &first.dir.path.join(PENDING), &e),
+                    ),
+                };
+                if let Err(e) = j.resolve(peek, &locked) {
+                    svkit::exit::fatal(
+                        crate::PROG,
+                        &svkit::exit::unable("resume", &first.dir.path.join(PENDING), &e),
+                    );
+                }
+                journal = Some(j);
+            }
+        }
+        let dirs = locked
+            .into_iter()
+            .map(|l| l.start().unwrap_or_else(|e| die(e)))
+            .collect();
+        (Outputs { dirs, statuses }, journal)
     }
 
+    /// Room left before the fullest directory's size limit.
+    pub fn min_room(&self) -> u64 {
+        self.dirs.iter().map(|d| d.room()).min().unwrap_or(u64::MAX)
+    }
+
+    /// True when a directory's rotation is due or a batch has grown large.
+    pub fn batch_full(&self, limit: usize) -> bool {
+        self.dirs.iter().any(|d| d.due || d.buf.len() >= limit)
+    }
+
+    /// Where each directory's share of the batch goes.
+    pub fn marks(&mut self) -> Vec<svkit::multilog_pending::Mark> {
+        self.dirs.iter_mut().map(|d| d.mark()).collect()
+    }
+
+    /// Writes each directory's share of the batch.
     pub fn flush_all(&mut self) {
         for d in &mut self.dirs {
             d.flush();
         }
     }
 
+    /// Rotates the directories whose `current` is full.
+    pub fn rotate_due(&mut self) {
+        for d in &mut self.dirs {
+            if d.due {
+                d.rotate();
+            }
+        }
+    }
+
     /// SIGALRM: every non-empty `current` is rotated now.
     pub fn rotate_all(&mut self) {
         for d in &mut self.dirs {
-            d.flush();
             if d.bytes > 0 {
                 d.rotate();
             }

@@ -1,16 +1,20 @@
-//! Rotation and recovery inside a log directory: naming old files
-//! `@<tai64n>.s`/`.u`, running the `!` processor, removing the oldest files,
-//! and the pause-and-retry policy for disk trouble.
+//! Rotation and recovery as functions over a directory handle and its
+//! settings: old files `@<tai64n>.s`/`.u`, the `!` processor, removing the
+//! oldest files, and the pause-and-retry policy for disk trouble.
 
-use crate::logdir::{
-    open_in, stat_in, unlink_in, LogDir, CURRENT, NEWSTATE, PREVIOUS, PROCESSED, STATE,
-};
-use nix::fcntl::{renameat, renameat2, OFlag, RenameFlags};
+use crate::ondisk::{Dir, CURRENT, NEWSTATE, PREVIOUS, PROCESSED, STATE};
+use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, Mode};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
-use svkit::tai64n::Tai64n;
+
+/// A directory's `s`, `n` and `!` settings.
+pub struct Settings {
+    pub size: u64,
+    pub num: u32,
+    pub processor: Option<Vec<u8>>,
+}
 
 /// How often a failing processor is run before its input is kept
 /// unprocessed as `@….u` (daemontools retries forever).
@@ -40,125 +44,85 @@ impl Pause {
     pub fn clear(&mut self) {
         self.reported = false;
     }
-}
 
-pub fn sync_dir(dirfd: &OwnedFd) -> io::Result<()> {
-    nix::unistd::fsync(dirfd.as_raw_fd()).map_err(Into::into)
-}
+    /// Runs `op` until it succeeds, pausing between attempts.
+    pub fn retry<T>(&mut self, what: &str, dir: &Dir, op: impl FnMut() -> io::Result<T>) -> T {
+        self.retry_in(what, &dir.path, op)
+    }
 
-/// Renames `from` to a fresh `@<now>.<code>`, never replacing a file.
-fn to_old(dirfd: &OwnedFd, from: &str, code: char) -> io::Result<()> {
-    let mut t = Tai64n::now();
-    loop {
-        let label = t.hex_label();
-        let name = format!("{}.{code}", String::from_utf8_lossy(&label));
-        let fd = Some(dirfd.as_raw_fd());
-        match renameat2(fd, from, fd, name.as_str(), RenameFlags::RENAME_NOREPLACE) {
-            Ok(()) => return Ok(()),
-            Err(nix::errno::Errno::EEXIST) => t.nanos = (t.nanos + 1) % 1_000_000_000,
-            Err(nix::errno::Errno::EINVAL) => {
-                // A filesystem without RENAME_NOREPLACE: plain rename.
-                if stat_in(dirfd, &name)?.is_some() {
-                    t.nanos = (t.nanos + 1) % 1_000_000_000;
-                    continue;
+    /// `retry` for a directory known by its path.
+    pub fn retry_in<T>(
+        &mut self,
+        what: &str,
+        path: &std::path::Path,
+        mut op: impl FnMut() -> io::Result<T>,
+    ) -> T {
+        loop {
+            match op() {
+                Ok(v) => {
+                    self.clear();
+                    return v;
                 }
-                return renameat(fd, from, fd, name.as_str()).map_err(Into::into);
+                Err(e) => self.trouble(&format!("{what} in {}", path.display()), &e),
             }
-            Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// Removes the oldest `@…` files while `num` or more exist (`current`
-/// counts as one of `num`, as in daemontools).
-fn remove_oldest(dirfd: &OwnedFd, num: u32) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    // Listed through /proc so that the names come from the very directory
-    // the descriptor holds, even if its path was renamed meanwhile.
-    let listing = format!("/proc/self/fd/{}", dirfd.as_raw_fd());
-    let mut old: Vec<Vec<u8>> = Vec::new();
-    for entry in std::fs::read_dir(listing)? {
-        let name = entry?.file_name();
-        if name.as_bytes().first() == Some(&b'@') {
-            old.push(name.as_bytes().to_vec());
-        }
-    }
-    old.sort();
-    let excess = (old.len() + 1).saturating_sub(num as usize);
-    for name in old.iter().take(excess) {
-        let name = String::from_utf8_lossy(name).into_owned();
-        unlink_in(dirfd, &name)?;
-    }
-    Ok(())
 }
 
 /// Start-up recovery when `current` is not marked complete (daemontools'
 /// order, measured): drop `newstate`; a complete `processed` becomes
 /// `@….s` (its `previous` is done), an incomplete one is dropped; a left
 /// `previous` and an unfinished `current` become `@….u`; `state` is reset.
-pub fn recover(dirfd: &OwnedFd, num: u32) -> io::Result<()> {
-    unlink_in(dirfd, NEWSTATE)?;
-    if let Some(st) = stat_in(dirfd, PROCESSED)? {
+pub fn recover(dir: &Dir, num: u32) -> io::Result<()> {
+    dir.unlink(NEWSTATE)?;
+    if let Some(st) = dir.stat(PROCESSED)? {
         if st.st_mode & 0o100 != 0 {
-            unlink_in(dirfd, PREVIOUS)?;
-            to_old(dirfd, PROCESSED, 's')?;
-            remove_oldest(dirfd, num)?;
+            dir.unlink(PREVIOUS)?;
+            dir.to_old(PROCESSED, 's')?;
+            dir.remove_oldest(num)?;
         } else {
-            unlink_in(dirfd, PROCESSED)?;
+            dir.unlink(PROCESSED)?;
         }
     }
     for name in [PREVIOUS, CURRENT] {
-        if stat_in(dirfd, name)?.is_some() {
-            to_old(dirfd, name, 'u')?;
-            remove_oldest(dirfd, num)?;
+        if dir.stat(name)?.is_some() {
+            dir.to_old(name, 'u')?;
+            dir.remove_oldest(num)?;
         }
     }
-    let f = open_in(
-        dirfd,
+    let f = dir.open_file(
         NEWSTATE,
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
         0o644,
     )?;
     f.sync_all()?;
-    renameat(
-        Some(dirfd.as_raw_fd()),
-        NEWSTATE,
-        Some(dirfd.as_raw_fd()),
-        STATE,
-    )?;
-    sync_dir(dirfd)
+    dir.rename(NEWSTATE, STATE)?;
+    dir.sync()
 }
 
 /// `current` is complete (synced, mode 744): make it an old file, through
 /// the processor when there is one, then trim old files.
-pub fn finish_current(d: &mut LogDir) {
-    match d.processor.clone() {
-        None => d.retry("rename current", |d| to_old(&d.dirfd, CURRENT, 's')),
+pub fn finish_current(dir: &Dir, set: &Settings, pause: &mut Pause) {
+    match &set.processor {
+        None => pause.retry("rename current", dir, || dir.to_old(CURRENT, 's')),
         Some(p) => {
-            d.retry("rename current to previous", |d| {
-                renameat(
-                    Some(d.dirfd.as_raw_fd()),
-                    CURRENT,
-                    Some(d.dirfd.as_raw_fd()),
-                    PREVIOUS,
-                )
-                .map_err(Into::into)
+            pause.retry("rename current to previous", dir, || {
+                dir.rename(CURRENT, PREVIOUS)
             });
-            process(d, &p);
+            process(dir, p, pause);
         }
     }
-    let num = d.num;
-    d.retry("remove old files", |d| remove_oldest(&d.dirfd, num));
-    let _ = sync_dir(&d.dirfd);
+    pause.retry("remove old files", dir, || dir.remove_oldest(set.num));
+    let _ = dir.sync();
 }
 
 /// Runs the processor on `previous` until it succeeds (at most
 /// PROCESSOR_TRIES times), then commits `processed` and `newstate`.
-fn process(d: &mut LogDir, processor: &[u8]) {
+fn process(d: &Dir, processor: &[u8], pause: &mut Pause) {
     for attempt in 1..=PROCESSOR_TRIES {
         match run_processor(d, processor) {
             Ok(true) => {
-                d.retry("commit processed", commit_processed);
+                pause.retry("commit processed", d, || commit_processed(d));
                 return;
             }
             Ok(false) => svkit::exit::warn(
@@ -188,27 +152,27 @@ fn process(d: &mut LogDir, processor: &[u8]) {
             d.path.display()
         ),
     );
-    d.retry("keep previous", |d| {
-        unlink_in(&d.dirfd, PROCESSED)?;
-        unlink_in(&d.dirfd, NEWSTATE)?;
-        to_old(&d.dirfd, PREVIOUS, 'u')
+    pause.retry("keep previous", d, || {
+        d.unlink(PROCESSED)?;
+        d.unlink(NEWSTATE)?;
+        d.to_old(PREVIOUS, 'u')
     });
 }
 
-fn run_processor(d: &mut LogDir, processor: &[u8]) -> io::Result<bool> {
+fn run_processor(d: &Dir, processor: &[u8]) -> io::Result<bool> {
     use std::os::unix::ffi::OsStrExt;
     let rd = OFlag::O_RDONLY;
     let wr = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC;
-    let input = open_in(&d.dirfd, PREVIOUS, rd, 0)?;
-    let output = open_in(&d.dirfd, PROCESSED, wr, 0o644)?;
-    let state = match open_in(&d.dirfd, STATE, rd, 0) {
+    let input = d.open_file(PREVIOUS, rd, 0)?;
+    let output = d.open_file(PROCESSED, wr, 0o644)?;
+    let state = match d.open_file(STATE, rd, 0) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            open_in(&d.dirfd, STATE, OFlag::O_RDWR | OFlag::O_CREAT, 0o644)?
+            d.open_file(STATE, OFlag::O_RDWR | OFlag::O_CREAT, 0o644)?
         }
         Err(e) => return Err(e),
     };
-    let newstate = open_in(&d.dirfd, NEWSTATE, wr, 0o644)?;
+    let newstate = d.open_file(NEWSTATE, wr, 0o644)?;
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(std::ffi::OsStr::from_bytes(processor))
@@ -283,15 +247,14 @@ fn wait_bounded(pid: u32, limit: Duration) -> bool {
 
 /// processed: synced and marked complete; newstate synced; previous gone;
 /// newstate becomes state; processed becomes `@….s`.
-fn commit_processed(d: &mut LogDir) -> io::Result<()> {
-    let p = open_in(&d.dirfd, PROCESSED, OFlag::O_WRONLY, 0)?;
+fn commit_processed(d: &Dir) -> io::Result<()> {
+    let p = d.open_file(PROCESSED, OFlag::O_WRONLY, 0)?;
     p.sync_all()?;
     fchmod(p.as_raw_fd(), Mode::from_bits_truncate(0o744))?;
     p.sync_all()?;
-    let n = open_in(&d.dirfd, NEWSTATE, OFlag::O_WRONLY | OFlag::O_CREAT, 0o644)?;
+    let n = d.open_file(NEWSTATE, OFlag::O_WRONLY | OFlag::O_CREAT, 0o644)?;
     n.sync_all()?;
-    unlink_in(&d.dirfd, PREVIOUS)?;
-    let fd = Some(d.dirfd.as_raw_fd());
-    renameat(fd, NEWSTATE, fd, STATE)?;
-    to_old(&d.dirfd, PROCESSED, 's')
+    d.unlink(PREVIOUS)?;
+    d.rename(NEWSTATE, STATE)?;
+    d.to_old(PROCESSED, 's')
 }

@@ -35,6 +35,8 @@ fn main() {
     let Some(display) = svkit::sys::take_last_arg() else {
         std::process::exit(USAGE);
     };
+    // A closed stdin is a read error (111), not /dev/null.
+    svkit::sys::restore_start_stdio();
     display.fill(b'.');
     if display.len() < 5 {
         std::process::exit(USAGE);

@@ -61,6 +61,8 @@ fn main() {
         usage();
     }
     let file = &args[rest];
+    // With stdin closed the lock lands on descriptor 0, as under djb's.
+    svkit::sys::restore_start_stdio();
     // Not close-on-exec: the program inherits the lock.
     let fd = match open(
         file.as_os_str(),

@@ -82,12 +82,15 @@ impl Files {
     }
 }
 
-/// Writes `status` and `xstatus` atomically (`.new` + rename), xstatus
-/// first so that a reader who sees the new pid also finds its signature.
-/// Returns the failure as a warning text (path and reason).
-pub fn write_records(label: &str, status: &[u8], xstatus: &[u8]) -> Result<(), String> {
-    put(label, svdir::XSTATUS_NEW, svdir::XSTATUS, xstatus)?;
-    put(label, svdir::STATUS_NEW, svdir::STATUS, status)
+/// Writes `xstatus` atomically (`.new` + rename). Returns the failure as
+/// a warning text (path and reason).
+pub fn write_xstatus(label: &str, bytes: &[u8]) -> Result<(), String> {
+    put(label, svdir::XSTATUS_NEW, svdir::XSTATUS, bytes)
+}
+
+/// Writes `status` atomically.
+pub fn write_status(label: &str, bytes: &[u8]) -> Result<(), String> {
+    put(label, svdir::STATUS_NEW, svdir::STATUS, bytes)
 }
 
 fn put(label: &str, tmp: &str, dst: &str, bytes: &[u8]) -> Result<(), String> {

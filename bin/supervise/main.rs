@@ -45,42 +45,22 @@ fn main() {
     let control = files::open_control(&label).unwrap_or_else(|m| fatal(PROG, &m));
     let mut sup = state::Sup::new(label.clone(), want);
     takeover::adopt(&mut sup);
-    let mut last_written: Option<(Vec<u8>, Vec<u8>)> = None;
-    announce(&mut sup, &mut last_written);
+    sup.announce();
     // `ok` last: once svok says "running", status is already there.
     let ok = files::open_ok(&label).unwrap_or_else(|m| fatal(PROG, &m));
     let mut fs = files::Files::new(lock, control, ok);
-    run(&mut sup, &mut fs, &pipe, &mut last_written);
-    announce(&mut sup, &mut last_written);
+    run(&mut sup, &mut fs, &pipe);
+    sup.announce();
     std::process::exit(0);
-}
-
-/// Writes the records when they differ from what was last written.
-fn announce(sup: &mut state::Sup, last: &mut Option<(Vec<u8>, Vec<u8>)>) {
-    let (st, x) = sup.records();
-    let now = (st.pack().to_vec(), x.pack());
-    if last.as_ref() == Some(&now) {
-        return;
-    }
-    match files::write_records(&sup.label, &now.0, &now.1) {
-        Ok(()) => *last = Some(now),
-        // Keep supervising; say it once per cause, retry at the next change.
-        Err(m) => sup.warn_once(m),
-    }
 }
 
 /// The event loop: one poll over the self-pipe, the control fifo, the
 /// readiness pipe and a taken-over child's pidfd; timers are deadlines.
-fn run(
-    sup: &mut state::Sup,
-    fs: &mut files::Files,
-    pipe: &SelfPipe,
-    last: &mut Option<(Vec<u8>, Vec<u8>)>,
-) {
+fn run(sup: &mut state::Sup, fs: &mut files::Files, pipe: &SelfPipe) {
     loop {
         let now = Instant::now();
         sup.tick(now);
-        announce(sup, last);
+        sup.announce();
         if sup.done() {
             return;
         }
@@ -91,7 +71,7 @@ fn run(
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
             }
         };
-        let (sig_ready, ctl_ready, notify_ready, pidfd_ready) = {
+        let (sig_ready, ctl_ready, notify_ready, pidfd_ready, finish_ready) = {
             let notify: Option<BorrowedFd> = sup
                 .child
                 .as_ref()
@@ -105,6 +85,12 @@ fn run(
                 .filter(|c| c.adopted)
                 .and_then(|c| c.pidfd.as_ref())
                 .map(|f| f.as_fd());
+            let finish_fd: Option<BorrowedFd> = sup
+                .finish
+                .as_ref()
+                .filter(|f| f.adopted)
+                .and_then(|f| f.pidfd.as_ref())
+                .map(|f| f.as_fd());
             let mut fds = vec![
                 PollFd::new(pipe.as_fd(), PollFlags::POLLIN),
                 PollFd::new(fs.control.as_fd(), PollFlags::POLLIN),
@@ -117,6 +103,10 @@ fn run(
                 fds.push(PollFd::new(p, PollFlags::POLLIN));
                 fds.len() - 1
             });
+            let fi = finish_fd.map(|p| {
+                fds.push(PollFd::new(p, PollFlags::POLLIN));
+                fds.len() - 1
+            });
             match poll(&mut fds, timeout) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
@@ -126,12 +116,21 @@ fn run(
                 ),
             }
             let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
-            (hit(0), hit(1), ni.is_some_and(hit), pi.is_some_and(hit))
+            (
+                hit(0),
+                hit(1),
+                ni.is_some_and(hit),
+                pi.is_some_and(hit),
+                fi.is_some_and(hit),
+            )
         };
         let now = Instant::now();
         if sig_ready {
             pipe.drain();
             reap(sup, now);
+        }
+        if finish_ready {
+            sup.on_finish_reaped();
         }
         if pidfd_ready {
             sup.on_child_exit(state::WSTATUS_UNKNOWN, now);
@@ -159,7 +158,7 @@ fn reap(sup: &mut state::Sup, now: Instant) {
             }
         }
     }
-    if let Some(pid) = sup.finish.as_ref().map(|f| f.pid) {
+    if let Some(pid) = sup.finish.as_ref().filter(|f| !f.adopted).map(|f| f.pid) {
         if let Ok(Some(_)) = reap_raw(pid as i32) {
             sup.on_finish_reaped();
         }

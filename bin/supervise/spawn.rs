@@ -1,24 +1,37 @@
 //! Starting `./run` and `./finish`: each in its own session, default
 //! signal dispositions, supervise's stdin/stdout/stderr, and for `run` an
-//! optional readiness pipe at the `notification-fd` descriptor.
+//! optional readiness pipe at the `notification-fd` descriptor. Each child
+//! waits before its exec until supervise has recorded it (see
+//! `svkit::sys::spawn_gated`).
 
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::process::Command;
+use svkit::pidfd::PidFd;
+use svkit::sys::Gated;
 
-/// A started process: its pid, a pidfd for it (None only on kernels
-/// without pidfd_open), and for `run` with `notification-fd`, the read
-/// end of its readiness pipe.
+const RUN: &CStr = match CStr::from_bytes_with_nul(b"./run\0") {
+    Ok(c) => c,
+    Err(_) => panic!("literal"),
+};
+const FINISH: &CStr = match CStr::from_bytes_with_nul(b"./finish\0") {
+    Ok(c) => c,
+    Err(_) => panic!("literal"),
+};
+
+/// A forked process, not yet running its program: its pid, a pidfd for
+/// it (None only on kernels without pidfd_open), and for `run` with
+/// `notification-fd`, the read end of its readiness pipe.
 pub struct Started {
     pub pid: u32,
-    pub pidfd: Option<OwnedFd>,
+    pub pidfd: Option<PidFd>,
     pub notify: Option<OwnedFd>,
+    pub gate: Gated,
 }
 
-/// Starts `./run`. With `notify_fd`, the child finds the write end of a
+/// Forks `./run`. With `notify_fd`, the child finds the write end of a
 /// fresh pipe at that descriptor.
 pub fn run(notify_fd: Option<i32>) -> io::Result<Started> {
-    let mut cmd = Command::new("./run");
     let pipe = match notify_fd {
         Some(_) => Some(svkit::sys::pipe_nonblock_cloexec()?),
         None => None,
@@ -27,53 +40,28 @@ pub fn run(notify_fd: Option<i32>) -> io::Result<Started> {
         (Some((_, w)), Some(n)) => Some((w.as_raw_fd(), n)),
         _ => None,
     };
-    svkit::sys::command_in_session(&mut cmd, fd_move);
-    let child = cmd.spawn()?;
+    let gate = svkit::sys::spawn_gated(&[RUN], fd_move)?;
     // The write end stays only in the child; dropping ours lets the read
     // end see EOF when the service closes it or dies.
     let notify = pipe.map(|(r, _w)| r);
-    Ok(started(child.id(), notify))
+    Ok(started(gate, notify))
 }
 
 /// The pidfd is opened while the child is still unreaped (nothing reaps
 /// it before our event loop does), so it surely names the child.
-fn started(pid: u32, notify: Option<OwnedFd>) -> Started {
+fn started(gate: Gated, notify: Option<OwnedFd>) -> Started {
     Started {
-        pid,
-        pidfd: svkit::sys::pidfd_open(pid).ok(),
+        pid: gate.pid,
+        pidfd: PidFd::of_child(gate.pid).ok(),
         notify,
+        gate,
     }
 }
 
-/// Starts `./finish EXITCODE SIGNAL`.
+/// Forks `./finish EXITCODE SIGNAL`.
 pub fn finish(code: &str, signal: &str) -> io::Result<Started> {
-    let mut cmd = Command::new("./finish");
-    cmd.arg(code).arg(signal);
-    svkit::sys::command_in_session(&mut cmd, None);
-    Ok(started(cmd.spawn()?.id(), None))
-}
-
-/// s6's arguments for `finish` from a raw wait status: the exit code and
-/// 0, or 256 and the signal number.
-pub fn finish_args(wstatus: i32) -> (String, String) {
-    if libc::WIFSIGNALED(wstatus) {
-        ("256".into(), libc::WTERMSIG(wstatus).to_string())
-    } else if libc::WIFEXITED(wstatus) {
-        (libc::WEXITSTATUS(wstatus).to_string(), "0".into())
-    } else {
-        // Unknown (a taken-over child): report like s6 does for "no status".
-        ("256".into(), "0".into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finish_arguments() {
-        assert_eq!(finish_args(3 << 8), ("3".into(), "0".into()));
-        assert_eq!(finish_args(9), ("256".into(), "9".into()));
-        assert_eq!(finish_args(-1), ("256".into(), "0".into()));
-    }
+    let c = CString::new(code).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let s = CString::new(signal).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let gate = svkit::sys::spawn_gated(&[FINISH, &c, &s], None)?;
+    Ok(started(gate, None))
 }

@@ -1,12 +1,13 @@
 //! The supervisor's state machine: what it wants, what runs, and the
 //! transitions on control letters, child deaths, readiness and deadlines.
 
-use crate::{config, spawn};
+use crate::{config, files, spawn};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 use svkit::control::Command;
+use svkit::pidfd::PidFd;
 use svkit::procsig::ProcSig;
 use svkit::status::{Status, Want};
 use svkit::tai64n::Tai64n;
@@ -17,7 +18,7 @@ pub const FLOOR: Duration = Duration::from_secs(1);
 
 /// Raw wait status recorded when the exit status cannot be known (a child
 /// taken over from a previous supervise): neither WIFEXITED nor WIFSIGNALED.
-pub const WSTATUS_UNKNOWN: i32 = -1;
+pub const WSTATUS_UNKNOWN: i32 = svkit::waitstatus::WaitStatus::UNKNOWN.0;
 
 /// The running `run`.
 pub struct Child {
@@ -27,7 +28,7 @@ pub struct Child {
     /// Every signal goes through it (`pidfd_send_signal`), never by pid.
     /// None only where the kernel has no pidfd_open; then our own child is
     /// signalled by pid, which is safe while it is unreaped.
-    pub pidfd: Option<OwnedFd>,
+    pub pidfd: Option<PidFd>,
     /// Inherited from a killed supervise: not our child, so never reaped
     /// by us; its pidfd in the poll set says when it is gone.
     pub adopted: bool,
@@ -38,6 +39,10 @@ pub struct Child {
 /// The running `finish` and when its process group gets SIGKILL.
 pub struct Finish {
     pub pid: u32,
+    pub sig: ProcSig,
+    pub pidfd: Option<PidFd>,
+    /// Left by a killed supervise: waited for through its pidfd.
+    pub adopted: bool,
     pub kill_at: Option<Instant>,
 }
 
@@ -65,6 +70,9 @@ pub struct Sup {
     /// Dead leaders kept unreaped until their group's kill deadline.
     pub held: Vec<Held>,
     pub x: XStatus,
+    /// What was last written to `status` and `xstatus`.
+    written_status: Option<[u8; svkit::status::LEN]>,
+    written_x: Option<Vec<u8>>,
     warned: Vec<String>,
     start_failure: Option<String>,
     garbage_warned: bool,
@@ -91,6 +99,8 @@ impl Sup {
             born: Instant::now(),
             held: Vec::new(),
             x,
+            written_status: None,
+            written_x: None,
             warned: Vec::new(),
             start_failure: None,
             garbage_warned: false,
@@ -127,6 +137,7 @@ impl Sup {
         self.x.child = self.child.as_ref().map_or(ProcSig::default(), |c| c.sig);
         self.x.set(xstatus::FLAG_PAUSED, pid != 0 && self.paused);
         self.x.set(xstatus::FLAG_FINISHING, self.finish.is_some());
+        self.x.finish = self.finish.as_ref().map_or(ProcSig::default(), |f| f.sig);
         self.x.set(xstatus::FLAG_EXITING, self.exiting);
         let st = Status {
             when: self.x.changed,
@@ -135,6 +146,34 @@ impl Sup {
             want: self.want,
         };
         (st, self.x.clone())
+    }
+
+    /// Writes `xstatus` if it differs from what was last written.
+    pub fn record_x(&mut self) {
+        let x = self.records().1.pack();
+        if self.written_x.as_ref() == Some(&x) {
+            return;
+        }
+        match files::write_xstatus(&self.label, &x) {
+            Ok(()) => self.written_x = Some(x),
+            // Keep supervising; say it once per cause, retry at the next change.
+            Err(m) => self.warn_once(m),
+        }
+    }
+
+    /// Writes the records that differ from what was last written:
+    /// `xstatus` first, so a reader who sees the new pid in `status` also
+    /// finds its signature.
+    pub fn announce(&mut self) {
+        self.record_x();
+        let st = self.records().0.pack();
+        if self.written_status == Some(st) {
+            return;
+        }
+        match files::write_status(&self.label, &st) {
+            Ok(()) => self.written_status = Some(st),
+            Err(m) => self.warn_once(m),
+        }
     }
 
     /// Sends `sig` to the running child, if any.
@@ -231,29 +270,41 @@ impl Sup {
         if !std::path::Path::new(svkit::svdir::FINISH).exists() {
             return;
         }
-        let (code, sig) = spawn::finish_args(wstatus);
-        match spawn::finish(&code, &sig) {
-            Ok(started) => {
-                let pid = started.pid;
-                let l = self.label.clone();
-                let limit = match self.opt(config::timeout_finish(&l)) {
-                    Some(v) => v,
-                    None => Some(Duration::from_millis(config::FINISH_DEFAULT_MS)),
-                };
-                self.finish = Some(Finish {
-                    pid,
-                    kill_at: limit.map(|d| svkit::duration::deadline(now, d)),
-                });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                let m = svkit::exit::unable(
-                    "start",
-                    std::path::Path::new(&format!("{}/finish", self.label)),
-                    &e,
-                );
-                self.warn_once(m);
-            }
+        let (code, sig) = svkit::waitstatus::WaitStatus(wstatus).finish_args();
+        let s = match spawn::finish(&code, &sig) {
+            Ok(s) => s,
+            Err(e) => return self.finish_failed(&e),
+        };
+        let l = self.label.clone();
+        let limit = match self.opt(config::timeout_finish(&l)) {
+            Some(v) => v,
+            None => Some(Duration::from_millis(config::FINISH_DEFAULT_MS)),
+        };
+        self.finish = Some(Finish {
+            pid: s.pid,
+            sig: signature(s.pid),
+            pidfd: s.pidfd,
+            adopted: false,
+            kill_at: limit.map(|d| svkit::duration::deadline(now, d)),
+        });
+        // Recorded before it may run: a replacing supervise waits for it
+        // instead of starting `run` beside it.
+        self.record_x();
+        if let Err(e) = s.gate.release() {
+            self.finish = None;
+            reap_now(s.pid);
+            self.finish_failed(&e);
+        }
+    }
+
+    fn finish_failed(&mut self, e: &std::io::Error) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            let m = svkit::exit::unable(
+                "start",
+                std::path::Path::new(&format!("{}/finish", self.label)),
+                e,
+            );
+            self.warn_once(m);
         }
     }
 
@@ -336,7 +387,15 @@ impl Sup {
         if let Some(f) = self.finish.as_mut() {
             if f.kill_at.is_some_and(|t| now >= t) {
                 f.kill_at = None;
-                kill_group(f.pid);
+                if f.adopted {
+                    // Not ours to pin: through its pidfd (the group on
+                    // Linux 6.9+, else the leader only).
+                    if let Some(p) = &f.pidfd {
+                        p.signal_group(Signal::SIGKILL);
+                    }
+                } else {
+                    kill_group(f.pid);
+                }
             }
         }
         if let Some(c) = self.child.as_mut() {
@@ -344,9 +403,12 @@ impl Sup {
                 c.kill_at = None;
                 if c.adopted {
                     // Not our child: it could be reaped by another at any
-                    // moment, so its group id is not safe to use; the
-                    // pidfd reaches the leader only.
-                    signal_process(c, Signal::SIGKILL);
+                    // moment, so its group id is not safe to use. The
+                    // pidfd reaches the group on Linux 6.9+
+                    // (PIDFD_SIGNAL_PROCESS_GROUP), else the leader only.
+                    if let Some(p) = &c.pidfd {
+                        p.signal_group(Signal::SIGKILL);
+                    }
                 } else {
                     // Unreaped (the reaper takes it out of `child`).
                     kill_group(c.sig.pid);
@@ -371,40 +433,62 @@ impl Sup {
         self.last_start = Some(now);
         let l = self.label.clone();
         let fd = self.opt(config::notification_fd(&l));
-        match spawn::run(fd) {
-            Ok(s) => {
+        let s = match spawn::run(fd) {
+            Ok(s) => s,
+            Err(e) => return self.start_failed(&e),
+        };
+        let before = self.x.changed;
+        self.child = Some(Child {
+            sig: signature(s.pid),
+            notify: s.notify,
+            pidfd: s.pidfd,
+            adopted: false,
+            kill_at: None,
+        });
+        self.x.changed = Tai64n::now();
+        // Recorded before it may run: a supervise killed from here on is
+        // replaced by one that adopts it (or sees it exit, never started).
+        self.record_x();
+        match s.gate.release() {
+            Ok(()) => {
                 self.pending = false;
                 self.start_failure = None;
                 self.paused = false;
-                let sig = ProcSig::of(s.pid).unwrap_or(ProcSig {
-                    pid: s.pid,
-                    start: 0,
-                });
-                self.child = Some(Child {
-                    sig,
-                    notify: s.notify,
-                    pidfd: s.pidfd,
-                    adopted: false,
-                    kill_at: None,
-                });
-                self.x.changed = Tai64n::now();
-                if self.want == Want::None {
-                    // `o`: this one start, no restart.
-                    self.pending = false;
-                }
             }
             Err(e) => {
-                // Keep supervising: retry at the floor, say it once per
-                // cause. After `x`, a failed start counts as a death.
-                self.pending = self.want == Want::Up && !self.exiting;
-                let m = svkit::exit::unable("start", std::path::Path::new(&format!("{l}/run")), &e);
-                if self.start_failure.as_deref() != Some(m.as_str()) {
-                    svkit::exit::warn("supervise", &m);
-                    self.start_failure = Some(m);
-                }
+                // It never ran and exits at once: not a death to record.
+                self.child = None;
+                reap_now(s.pid);
+                self.x.changed = before;
+                self.start_failed(&e);
             }
         }
     }
+
+    fn start_failed(&mut self, e: &std::io::Error) {
+        // Keep supervising: retry at the floor, say it once per cause.
+        // After `x`, a failed start counts as a death.
+        self.pending = self.want == Want::Up && !self.exiting;
+        let m = svkit::exit::unable(
+            "start",
+            std::path::Path::new(&format!("{}/run", self.label)),
+            e,
+        );
+        if self.start_failure.as_deref() != Some(m.as_str()) {
+            svkit::exit::warn("supervise", &m);
+            self.start_failure = Some(m);
+        }
+    }
+}
+
+/// The signature of a child we just forked (unreaped, so it is there).
+fn signature(pid: u32) -> ProcSig {
+    ProcSig::of(pid).unwrap_or(ProcSig { pid, start: 0 })
+}
+
+/// Reaps a child that failed its exec (it exits at once).
+fn reap_now(pid: u32) {
+    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid as i32), None);
 }
 
 /// SIGKILL to a whole process group (the service and its grandchildren).
@@ -422,8 +506,8 @@ fn kill_group(pgid: u32) {
 /// child on a kernel without pidfds (unreaped, so the pid is still its).
 fn signal_process(c: &Child, sig: Signal) {
     match &c.pidfd {
-        Some(fd) => {
-            let _ = svkit::sys::pidfd_send_signal(fd.as_raw_fd(), sig as i32);
+        Some(p) => {
+            let _ = p.signal(sig);
         }
         None if !c.adopted => {
             let _ = nix::sys::signal::kill(Pid::from_raw(c.sig.pid as i32), sig);

@@ -1,28 +1,30 @@
 //! Taking over from a supervise that was killed (SIGKILL) while its child
 //! ran: the child named in the old `xstatus` is recognised by its process
-//! signature (pid + start time) and watched through a pidfd instead of
-//! being started a second time.
+//! signature (pid + start time + boot id, and still the session leader
+//! supervise made it) and watched through a pidfd instead of being
+//! started a second time.
 
-use crate::state::{Child, Sup};
-use svkit::svdir;
+use crate::config;
+use crate::state::{Child, Finish, Sup};
 use svkit::xstatus::{self, XStatus};
 
 /// Reads the previous `xstatus`; keeps its death history, and adopts its
 /// child when that very process still runs.
 pub fn adopt(sup: &mut Sup) {
-    let Ok(bytes) = std::fs::read(svdir::XSTATUS) else {
-        return;
-    };
-    let Ok(old) = XStatus::unpack(&bytes) else {
+    let Some(old) = svkit::records::read_xstatus(std::path::Path::new(".")) else {
         return;
     };
     sup.x.history = old.history.clone();
     sup.x.last_exit = old.last_exit;
-    let sig = old.child;
-    if sig.pid == 0 || sig.pid == std::process::id() || !sig.is_alive() || zombie(sig.pid) {
+    if !old.from_this_boot() {
         return;
     }
-    let fd = match svkit::sys::pidfd_open(sig.pid) {
+    adopt_finish(sup, &old);
+    let sig = old.child;
+    if !is_our_kind(sig) {
+        return;
+    }
+    let fd = match svkit::pidfd::PidFd::open(sig.pid) {
         Ok(fd) => fd,
         Err(e) => {
             sup.warn_once(format!(
@@ -35,8 +37,8 @@ pub fn adopt(sup: &mut Sup) {
         }
     };
     // The pid might have been recycled between the check and the open:
-    // the pidfd now pins it, so check once more.
-    if !sig.is_alive() {
+    // the pidfd now names one process for good, so check once more.
+    if !is_our_kind(sig) {
         return;
     }
     svkit::exit::warn(
@@ -62,11 +64,47 @@ pub fn adopt(sup: &mut Sup) {
     }
 }
 
-/// A dead child nobody reaped yet still matches its signature; it is not
-/// running, so there is nothing to take over.
-fn zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|t| {
-        t.rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-    })
+/// A `finish` left running: `run` must not start beside it, so it is
+/// waited for (through a pidfd), and killed at `timeout-finish` from now.
+fn adopt_finish(sup: &mut Sup, old: &XStatus) {
+    let sig = old.finish;
+    if !is_our_kind(sig) {
+        return;
+    }
+    let Ok(fd) = svkit::pidfd::PidFd::open(sig.pid) else {
+        return;
+    };
+    if !is_our_kind(sig) {
+        return;
+    }
+    svkit::exit::warn(
+        "supervise",
+        &format!(
+            "waiting for {}/finish: pid {} is still running from a previous supervise",
+            sup.label, sig.pid
+        ),
+    );
+    let limit = match config::timeout_finish(&sup.label) {
+        config::Opt::Value(v) | config::Opt::Clamped(v, _) => v,
+        _ => Some(std::time::Duration::from_millis(config::FINISH_DEFAULT_MS)),
+    };
+    let now = std::time::Instant::now();
+    sup.finish = Some(Finish {
+        pid: sig.pid,
+        sig,
+        pidfd: Some(fd),
+        adopted: true,
+        kill_at: limit.map(|d| svkit::duration::deadline(now, d)),
+    });
+}
+
+/// A process supervise could have started: it has the recorded pid and
+/// start time, runs (a zombie is dead: nothing to take over), and is
+/// still the leader of the session supervise gave it (sid == pid).
+fn is_our_kind(sig: svkit::procsig::ProcSig) -> bool {
+    if sig.pid == 0 || sig.pid == std::process::id() {
+        return false;
+    }
+    svkit::procstat::read(sig.pid)
+        .is_ok_and(|st| st.starttime == sig.start && st.session == sig.pid && !st.is_zombie())
 }

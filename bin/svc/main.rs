@@ -161,9 +161,7 @@ fn prepare_wait(
         return Err(());
     }
     let pidfd = wait::supervisor_pidfd(&path);
-    let before = std::fs::read(path.join(svkit::svdir::STATUS))
-        .ok()
-        .and_then(|b| svkit::status::Status::unpack(&b).ok());
+    let before = svkit::records::read_status(&path).ok();
     let ends = letters.iter().any(|l| wait::ENDING_LETTERS.contains(l));
     let old_pid = match before {
         Some(s) if ends => s.pid,

@@ -10,6 +10,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use svkit::records;
 use svkit::status::Status;
 use svkit::svdir;
 use svkit::xstatus::{XStatus, FLAG_FINISHING, FLAG_READY};
@@ -72,17 +73,6 @@ enum Check {
     Lost,
 }
 
-fn read_status(dir: &Path) -> Option<Status> {
-    let b = std::fs::read(dir.join(svdir::STATUS)).ok()?;
-    Status::unpack(&b).ok()
-}
-
-/// The extended record, when a live supervise wrote it.
-fn read_xstatus(dir: &Path) -> Option<XStatus> {
-    let b = std::fs::read(dir.join(svdir::XSTATUS)).ok()?;
-    XStatus::unpack(&b).ok().filter(|x| x.supervisor.is_alive())
-}
-
 /// Does this pair of records satisfy `goal`, given the pid to ignore?
 pub fn satisfied(goal: Goal, s: &Status, x: Option<&XStatus>, old_pid: u32) -> bool {
     // A new pid means the old process went down (and finished) already.
@@ -109,15 +99,15 @@ pub fn satisfied(goal: Goal, s: &Status, x: Option<&XStatus>, old_pid: u32) -> b
 /// The pidfd of the supervise that wrote `dir`'s extended record, if it
 /// still runs; lets the wait notice supervise exiting.
 pub fn supervisor_pidfd(dir: &Path) -> Option<OwnedFd> {
-    let x = read_xstatus(dir)?;
+    let x = records::read_live_xstatus(dir)?;
     let fd = svkit::sys::pidfd_open(x.supervisor.pid).ok()?;
     // Checked after opening: the pidfd surely names the recorded process.
-    x.supervisor.is_alive().then_some(fd)
+    x.supervisor_alive().then_some(fd)
 }
 
 fn check(w: &Waited, supervisor_gone: bool) -> Check {
-    let s = read_status(&w.path);
-    let x = read_xstatus(&w.path);
+    let s = records::read_status(&w.path).ok();
+    let x = records::read_live_xstatus(&w.path);
     match s {
         Some(s) if satisfied(w.goal, &s, x.as_ref(), w.old_pid) => Check::Reached,
         _ if supervisor_gone => Check::Lost,

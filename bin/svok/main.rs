@@ -4,7 +4,7 @@
 //! missing (ENXIO, ENOENT); 111: DIR cannot be entered or `ok` cannot be
 //! opened for another reason; 100 on usage.
 
-use svkit::control::open_fifo_writer;
+use svkit::control::supervise_running;
 use svkit::errstr;
 use svkit::exit::{fatal, usage, USAGE};
 
@@ -27,11 +27,10 @@ fn main() {
             &format!("unable to chdir to {shown}: {}", errstr::text(&e)),
         );
     }
-    match open_fifo_writer(std::path::Path::new(svkit::svdir::OK)) {
-        Ok(_) => std::process::exit(0),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO | libc::ENOENT)) => {
-            std::process::exit(USAGE)
-        }
+    match supervise_running(std::path::Path::new(".")) {
+        Ok(true) => std::process::exit(0),
+        Ok(false) => std::process::exit(USAGE),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => std::process::exit(USAGE),
         Err(e) => fatal(
             PROG,
             &format!("unable to open {shown}/supervise/ok: {}", errstr::text(&e)),

@@ -17,12 +17,10 @@ const DOTS: usize = 400;
 
 /// The scan directory: the argument, else /service (daemontools), else
 /// /etc/service when only that exists (Debian's daemontools).
-fn scan_dir(arg: Option<std::ffi::OsString>) -> PathBuf {
+fn scan_dir(arg: Option<std::ffi::OsString>, djb: &Path, debian: &Path) -> PathBuf {
     if let Some(a) = arg {
         return PathBuf::from(a);
     }
-    let djb = Path::new("/service");
-    let debian = Path::new("/etc/service");
     if !djb.is_dir() && debian.is_dir() {
         debian.to_path_buf()
     } else {
@@ -80,7 +78,11 @@ fn main() {
          svscan with its errors shown by readproctitle in ps.",
     );
     let mut args = std::env::args_os().skip(1);
-    let dir = scan_dir(args.next());
+    let dir = scan_dir(
+        args.next(),
+        Path::new("/service"),
+        Path::new("/etc/service"),
+    );
     if args.next().is_some() {
         svkit::exit::usage(PROG, SYNOPSIS);
     }
@@ -128,4 +130,39 @@ fn main() {
         _ => 127,
     };
     std::process::exit(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_dir_is_djbs_unless_only_debians_exists() {
+        let t = std::env::temp_dir().join(format!("svscanboot-unit-{}", std::process::id()));
+        let (djb, debian) = (t.join("service"), t.join("etc-service"));
+        std::fs::create_dir_all(&debian).unwrap();
+        assert_eq!(scan_dir(None, &djb, &debian), debian);
+        std::fs::create_dir_all(&djb).unwrap();
+        assert_eq!(scan_dir(None, &djb, &debian), djb);
+        let _ = std::fs::remove_dir_all(&debian);
+        assert_eq!(scan_dir(None, &djb, &debian), djb);
+        assert_eq!(
+            scan_dir(Some("x".into()), &djb, &debian),
+            PathBuf::from("x")
+        );
+        let _ = std::fs::remove_dir_all(&t);
+    }
+
+    #[test]
+    fn globs_as_sh() {
+        let t = std::env::temp_dir().join(format!("svscanboot-glob-{}", std::process::id()));
+        std::fs::create_dir_all(t.join("b/log")).unwrap();
+        std::fs::create_dir_all(t.join("a")).unwrap();
+        std::fs::create_dir_all(t.join(".x/log")).unwrap();
+        assert_eq!(
+            old_supervisors(&t),
+            vec![t.join("a"), t.join("b"), t.join("b/log")]
+        );
+        let _ = std::fs::remove_dir_all(&t);
+    }
 }

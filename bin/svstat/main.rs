@@ -5,6 +5,7 @@
 
 mod json;
 mod probe;
+mod prometheus;
 mod text;
 
 use nix::unistd::fchdir;
@@ -23,6 +24,7 @@ enum Mode {
     Djb,
     Verbose,
     Json,
+    Prometheus,
 }
 
 /// Only the exact option words are options; anything else, even with a
@@ -34,6 +36,7 @@ fn parse(args: Vec<OsString>) -> (Mode, Vec<OsString>) {
         match args[i].to_str() {
             Some("-v") | Some("--verbose") => mode = Mode::Verbose,
             Some("--json") => mode = Mode::Json,
+            Some("--prometheus") => mode = Mode::Prometheus,
             Some("--") => {
                 i += 1;
                 break;
@@ -48,8 +51,8 @@ fn parse(args: Vec<OsString>) -> (Mode, Vec<OsString>) {
 fn main() {
     svkit::cli::help_version(
         PROG,
-        "[ -v | --json ] dir ...",
-        "Prints the status of the service monitored by supervise in each DIR, as\ndaemontools; -v adds readiness, the last exit and recent deaths, --json\nprints one JSON object per directory. Always exits 0.",
+        "[ -v | --json | --prometheus ] dir ...",
+        "Prints the status of the service monitored by supervise in each DIR, as\ndaemontools; -v adds readiness, the last exit and recent deaths, --json\nprints one JSON object per directory, --prometheus the Prometheus text\nformat. Always exits 0.",
     );
     let (mode, dirs) = parse(std::env::args_os().skip(1).collect());
     let orig = match File::open(".") {
@@ -60,10 +63,12 @@ fn main() {
         ),
     };
     let mut out = String::new();
+    let mut exposition = Vec::new();
     for dir in &dirs {
         let shown = dir.to_string_lossy();
         let p = probe::probe(Path::new(dir));
         match mode {
+            Mode::Prometheus => exposition.push((shown.to_string(), json::object(&shown, &p))),
             Mode::Json => {
                 out.push_str(&json::object(&shown, &p).to_string());
                 out.push('\n');
@@ -84,6 +89,9 @@ fn main() {
                 &format!("unable to set directory: {}", errstr::errno_text(e as i32)),
             );
         }
+    }
+    if mode == Mode::Prometheus {
+        out = prometheus::render(&exposition);
     }
     // A closed stdout is not worth a panic; djb's svstat ignores it too.
     let _ = std::io::stdout().write_all(out.as_bytes());

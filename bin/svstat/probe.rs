@@ -1,29 +1,18 @@
 //! Reading one service directory the way djb's svstat does (chdir, `down`,
 //! `supervise/ok`, `supervise/status`, in that order), plus the extended
 //! record and the process-signature check that keeps a stale pid from
-//! being reported as up.
+//! being reported as up (both from `svkit::records`).
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
-use svkit::control::open_fifo_writer;
 use svkit::errstr;
-use svkit::procsig::ProcSig;
-use svkit::status::{self, Status};
+use svkit::records::{self, Records};
+use svkit::status::Status;
 use svkit::svdir;
 use svkit::tai64n::Tai64n;
 use svkit::xstatus::XStatus;
 
-/// Why a status that says "up" cannot be believed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stale {
-    /// No process with the recorded pid exists any more.
-    Gone,
-    /// The pid now belongs to a process started at another time.
-    Reused,
-    /// No supervise reads `supervise/ok`: nobody keeps the record true.
-    Unsupervised,
-}
+pub use svkit::records::{matching, Stale};
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -96,87 +85,25 @@ fn probe_outcome(dir: &Path, normally_up: &mut bool) -> Outcome {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
         Err(e) => return err("unable to stat down", &e),
     }
-    match open_fifo_writer(Path::new(svdir::OK)) {
-        Ok(_) => {}
-        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+    let here = Path::new(".");
+    match svkit::control::supervise_running(here) {
+        Ok(true) => {}
+        Ok(false) => {
             return Outcome::NotRunning {
-                status: read_status().ok(),
-                xstatus: read_xstatus(),
+                status: records::read_status(here).ok(),
+                xstatus: records::read_xstatus(here),
             }
         }
         Err(e) => return err("unable to open supervise/ok", &e),
     }
-    let mut status = match read_status() {
-        Ok(s) => s,
-        Err(ReadError::Open(e)) => return err("unable to open supervise/status", &e),
-        Err(ReadError::Read(e)) => return err("unable to read supervise/status", &e),
-        Err(ReadError::Format) => {
-            return Outcome::Error("unable to read supervise/status: bad format".into())
-        }
-    };
-    // A record left by an earlier supervise (say ours, before djb's took
-    // over) describes nothing current.
-    let mut xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
-    let mut stale = check_signature(&status, xstatus.as_ref());
-    if stale.is_some() {
-        // Supervise may have reaped the child a moment ago and be about to
-        // rewrite the records: look once more before calling them stale.
-        if let Ok(again) = read_status() {
-            if again != status {
-                status = again;
-                xstatus = read_xstatus().filter(|x| x.supervisor.is_alive());
-                stale = check_signature(&status, xstatus.as_ref());
-            }
-        }
+    let r = Records::read(here);
+    let stale = r.stale();
+    match r.status {
+        Ok(status) => Outcome::Running {
+            status,
+            xstatus: r.xstatus,
+            stale,
+        },
+        Err(e) => Outcome::Error(e.to_string()),
     }
-    Outcome::Running {
-        status,
-        xstatus,
-        stale,
-    }
-}
-
-enum ReadError {
-    Open(io::Error),
-    Read(io::Error),
-    /// Short, or bytes supervise never writes: never trusted.
-    Format,
-}
-
-fn read_status() -> Result<Status, ReadError> {
-    let mut f = File::open(svdir::STATUS).map_err(ReadError::Open)?;
-    // One read of at most 18 bytes, as djb's svstat.
-    let mut buf = [0u8; status::LEN];
-    let n = loop {
-        match f.read(&mut buf) {
-            Ok(n) => break n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ReadError::Read(e)),
-        }
-    };
-    Status::unpack(&buf[..n]).map_err(|_| ReadError::Format)
-}
-
-fn read_xstatus() -> Option<XStatus> {
-    let b = std::fs::read(svdir::XSTATUS).ok()?;
-    XStatus::unpack(&b).ok()
-}
-
-/// The extended record describes the current process only when it names
-/// the same pid as `status`; then its start time must match the live one.
-fn check_signature(status: &Status, x: Option<&XStatus>) -> Option<Stale> {
-    let x = x?;
-    if status.pid == 0 || x.child.pid != status.pid {
-        return None;
-    }
-    match ProcSig::of(status.pid) {
-        Ok(live) if live == x.child => None,
-        Ok(_) => Some(Stale::Reused),
-        Err(_) => Some(Stale::Gone),
-    }
-}
-
-/// The extended record when it belongs to the process `status` names.
-pub fn matching<'a>(status: &Status, x: Option<&'a XStatus>) -> Option<&'a XStatus> {
-    x.filter(|x| x.child.pid == status.pid)
 }

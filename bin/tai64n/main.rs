@@ -51,9 +51,12 @@ fn stamp_chunk(
     now: &mut impl FnMut() -> Tai64n,
 ) {
     let mut rest = data;
+    // Every line start in this chunk was read by the same read(2): one
+    // clock reading serves them all (the clock costs more than a line).
+    let t = now();
     while !rest.is_empty() {
         if *at_start {
-            out.extend_from_slice(st.stamp(now()));
+            out.extend_from_slice(st.stamp(t));
         }
         match memchr::memchr(b'\n', rest) {
             Some(i) => {
@@ -92,6 +95,8 @@ fn main() {
     // Other arguments are ignored, as djb's.
     // As djb's: a closed reader kills us with SIGPIPE (Rust ignores it).
     svkit::sys::restore_start_sigpipe();
+    // A closed input or output is an error (111), not /dev/null.
+    svkit::sys::restore_start_stdio();
     let mut buf = vec![0u8; 128 * 1024];
     let mut out: Vec<u8> = Vec::with_capacity(buf.len() * 2);
     let mut at_start = true;

@@ -106,14 +106,12 @@ pub fn poll_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Decoded `supervise/status`, if readable and well-formed.
 pub fn status(dir: &Path) -> Option<svkit::status::Status> {
-    let b = std::fs::read(dir.join("supervise/status")).ok()?;
-    svkit::status::Status::unpack(&b).ok()
+    svkit::records::read_status(dir).ok()
 }
 
 /// Decoded `supervise/xstatus`, if readable and well-formed.
 pub fn xstatus(dir: &Path) -> Option<svkit::xstatus::XStatus> {
-    let b = std::fs::read(dir.join("supervise/xstatus")).ok()?;
-    svkit::xstatus::XStatus::unpack(&b).ok()
+    svkit::records::read_xstatus(dir)
 }
 
 /// Writes control letters straight into `supervise/control` (no svc).
@@ -129,33 +127,27 @@ pub fn up_pid(dir: &Path) -> Option<u32> {
 
 pub fn pid_alive(pid: u32) -> bool {
     // A zombie counts as dead for tests.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit_once(')')
-            .map(|(_, r)| r.trim_start().starts_with('Z'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
+    svkit::procstat::read(pid).is_ok_and(|s| !s.is_zombie())
 }
 
-fn parent_of(pid: u32) -> Option<u32> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &s[s.rfind(')')? + 1..];
-    rest.split_ascii_whitespace().nth(1)?.parse().ok()
+/// True when somebody holds an exclusive flock on `path` (probed with a
+/// shared non-blocking lock, dropped at once).
+pub fn is_locked(path: &Path) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path)?;
+    match svkit::sys::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) {
+        Ok(()) => Ok(false),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(true),
+        Err(e) => Err(e),
+    }
 }
 
 /// Every live descendant of `root` (by parent pid), deepest last.
 pub fn descendants(root: u32) -> Vec<u32> {
-    let mut all: Vec<(u32, u32)> = Vec::new();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            if let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) {
-                if let Some(pp) = parent_of(pid) {
-                    all.push((pid, pp));
-                }
-            }
-        }
-    }
+    let all: Vec<(u32, u32)> = svkit::procstat::all()
+        .into_iter()
+        .map(|s| (s.pid, s.ppid))
+        .collect();
     let mut out = Vec::new();
     let mut frontier = vec![root];
     while let Some(p) = frontier.pop() {

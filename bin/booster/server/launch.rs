@@ -14,13 +14,13 @@ impl Server {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
-        let State::Reading { buf, fds, .. } = &mut c.state else {
+        let State::Reading { decoder, fds, .. } = &mut c.state else {
             return;
         };
         // At most one byte past the limit is ever read: that byte is enough
         // for the decoder to refuse the request.
         let room = (wire::MAX_REQUEST + 1)
-            .saturating_sub(buf.len())
+            .saturating_sub(decoder.len())
             .clamp(1, self.scratch.len());
         let got =
             svkit::sys::recv_with_fds_ctrunc(c.sock.as_raw_fd(), &mut self.scratch[..room], true);
@@ -41,20 +41,18 @@ impl Server {
             return self.refuse(id, kind::MALFORMED, libc::EPROTO, "descriptors sent twice");
         }
         fds.extend(got);
-        buf.extend_from_slice(&self.scratch[..n]);
-        match wire::decode_request(buf) {
+        // Only what this read completes is decoded (never the whole
+        // buffer again): a request costs O(its length) however it drips in.
+        match decoder.push(&self.scratch[..n]) {
             Ok(None) => {}
             Err(WireError::TooBig(w)) => self.refuse(id, kind::TOO_BIG, libc::E2BIG, w),
             Err(WireError::Malformed(w)) => self.refuse(id, kind::MALFORMED, libc::EPROTO, w),
-            Ok(Some((req, used))) => {
-                if used != buf.len() {
-                    return self.refuse(id, kind::MALFORMED, libc::EPROTO, "bytes after END");
-                }
+            Ok(Some(req)) => {
                 if fds.len() != 3 {
                     let w = "STDIO without 3 descriptors";
                     return self.refuse(id, kind::MALFORMED, libc::EPROTO, w);
                 }
-                let raw = std::mem::take(buf);
+                let raw = std::mem::take(decoder).into_bytes();
                 let fds = std::mem::take(fds);
                 self.launch(id, req, raw, fds);
             }

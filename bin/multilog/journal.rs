@@ -1,0 +1,219 @@
+//! The `pending` file of the first log directory: written before each
+//! batch, it lets the next multilog (after a SIGKILL) finish taking a batch
+//! that is on disk out of the input pipe, or undo a half-written one, so
+//! no line is lost, duplicated or cut. Format: svkit::multilog_pending.
+
+use crate::logdir::Locked;
+use crate::ondisk::{Dir, CURRENT, PENDING};
+use crate::pipe::{Peek, Peeked};
+use crate::rotate::Pause;
+use nix::fcntl::OFlag;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use svkit::multilog_pending::{split, Mark, Record, HEADER};
+
+/// The tail region is emptied once it grows past this.
+const RESET: u64 = 1 << 20;
+
+pub struct Journal {
+    file: File,
+    path: std::path::PathBuf,
+    pause: Pause,
+    base: u64,
+    pipe: (u64, u64),
+    /// The batch in flight: (moved, tail).
+    flight: (u64, u64),
+}
+
+fn warn(msg: &str) {
+    svkit::exit::warn("multilog", msg);
+}
+
+/// What a directory's `current` shows of a batch.
+#[derive(PartialEq, Clone, Copy)]
+enum Shows {
+    All,
+    Nothing,
+    Part,
+    /// Not the file the record names (removed or replaced): trusted as
+    /// written, so nothing is written twice.
+    Unknown,
+}
+
+fn shows(dir: &Dir, m: &Mark) -> Shows {
+    match dir.stat(CURRENT) {
+        Ok(Some(st)) if st.st_dev == m.dev && st.st_ino == m.ino => {
+            let size = st.st_size as u64;
+            if size == m.off + m.len {
+                Shows::All
+            } else if size == m.off {
+                Shows::Nothing
+            } else {
+                Shows::Part
+            }
+        }
+        _ => Shows::Unknown,
+    }
+}
+
+/// Cuts `current` back to where the batch began.
+fn undo(dir: &Dir, m: &Mark) -> io::Result<()> {
+    let f = dir.open_file(CURRENT, OFlag::O_WRONLY, 0)?;
+    let st = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&f))?;
+    if st.st_dev == m.dev && st.st_ino == m.ino && st.st_size as u64 > m.off {
+        f.set_len(m.off)?;
+    }
+    Ok(())
+}
+
+impl Journal {
+    pub fn open(dir: &Dir, peek: &Peek) -> io::Result<Journal> {
+        let f = dir.open_file(PENDING, OFlag::O_RDWR | OFlag::O_CREAT, 0o644)?;
+        Ok(Journal {
+            file: f,
+            path: dir.path.clone(),
+            pause: Pause::default(),
+            base: HEADER,
+            pipe: peek.id,
+            flight: (0, 0),
+        })
+    }
+
+    /// At start-up, before recovery renames `current`: settles the batch a
+    /// killed multilog left in flight, then empties the record.
+    pub fn resolve(&mut self, peek: &mut Peek, dirs: &[Locked]) -> io::Result<()> {
+        let size = self.file.metadata()?.len();
+        let mut head = vec![0u8; HEADER as usize];
+        let n = self.file.read_at(&mut head, 0)?;
+        if let Some(rec) = Record::unpack(&head[..n]) {
+            self.settle(&rec, size, peek, dirs)?;
+        }
+        self.file.set_len(0)?;
+        self.file.set_len(HEADER)?;
+        self.base = HEADER;
+        Ok(())
+    }
+
+    fn settle(
+        &mut self,
+        rec: &Record,
+        size: u64,
+        peek: &mut Peek,
+        dirs: &[Locked],
+    ) -> io::Result<()> {
+        if size < rec.base {
+            return Ok(()); // emptied after a finished batch
+        }
+        let taken = size - rec.base;
+        if taken >= rec.tail {
+            return Ok(());
+        }
+        let state: Vec<Shows> = rec
+            .dirs
+            .iter()
+            .zip(dirs)
+            .map(|(m, d)| shows(&d.dir, m))
+            .collect();
+        let same_dirs = rec.dirs.len() == dirs.len();
+        let all = same_dirs
+            && state
+                .iter()
+                .all(|s| matches!(s, Shows::All | Shows::Unknown));
+        if rec.pipe != self.pipe {
+            // Another pipe: its head is not this batch. Keep whole writes,
+            // remove a cut one.
+            for ((m, d), s) in rec.dirs.iter().zip(dirs).zip(&state) {
+                if *s == Shows::Part {
+                    undo(&d.dir, m)?;
+                }
+            }
+            return Ok(());
+        }
+        if taken > 0 {
+            // The tail was being taken: everything is on disk.
+            return peek.take_into(&self.file, size, (rec.tail - taken) as usize);
+        }
+        if !all {
+            // Not all written, so nothing taken: undo, and the batch is
+            // read again from the pipe.
+            for ((m, d), s) in rec.dirs.iter().zip(dirs).zip(&state) {
+                if matches!(s, Shows::All | Shows::Part) {
+                    undo(&d.dir, m)?;
+                }
+            }
+            return Ok(());
+        }
+        if rec.moved > 0 {
+            let mut probe = vec![0u8; rec.probe as usize + 1];
+            let got = match peek.peek(&mut probe)? {
+                Peeked::Data(n) => n,
+                _ => 0,
+            };
+            let byte = probe
+                .get(rec.probe as usize)
+                .copied()
+                .filter(|_| got > rec.probe as usize);
+            if byte == Some(rec.unmoved) {
+                peek.take_moved(rec.moved as usize)?;
+            } else if byte != Some(rec.moved_byte) {
+                warn("pending record does not match the input; not resuming it");
+                return Ok(());
+            }
+        }
+        peek.take_into(&self.file, size, rec.tail as usize)
+    }
+
+    /// Records the batch `taken` (already gathered for the directories,
+    /// whose marks are given) before it is written. A full disk pauses.
+    pub fn before(&mut self, taken: &[u8], marks: Vec<Mark>) {
+        let (moved, tail, probe, unmoved, moved_byte) = split(taken);
+        let rec = Record {
+            pipe: self.pipe,
+            base: self.base,
+            moved,
+            tail,
+            probe,
+            unmoved,
+            moved_byte,
+            dirs: marks,
+        };
+        let packed = rec.pack();
+        let file = &self.file;
+        self.pause.retry_in("write pending record", &self.path, || {
+            file.write_all_at(&packed, 0)
+        });
+        self.flight = (moved, tail);
+    }
+
+    /// The batch is on disk: takes it out of the input. A full disk pauses;
+    /// what was taken is counted by the file's size, so a retry goes on
+    /// where the last attempt stopped.
+    pub fn after(&mut self, peek: &mut Peek) {
+        let (moved, tail) = self.flight;
+        let (file, base) = (&self.file, self.base);
+        if moved > 0 {
+            // Pipe to pipe: no disk involved, so no reason to retry.
+            if let Err(e) = peek.take_moved(moved as usize) {
+                svkit::exit::fatal(
+                    "multilog",
+                    &format!("unable to take input: {}", svkit::errstr::text(&e)),
+                );
+            }
+        }
+        self.pause.retry_in("take input", &self.path, || {
+            let done = file.metadata()?.len().saturating_sub(base);
+            if done < tail {
+                peek.take_into(file, base + done, (tail - done) as usize)?;
+            }
+            Ok(())
+        });
+        self.base += tail;
+        if self.base > RESET {
+            // The record now names a base past the end: nothing pending.
+            self.pause
+                .retry_in("empty pending record", &self.path, || file.set_len(HEADER));
+            self.base = HEADER;
+        }
+    }
+}
