@@ -74,10 +74,11 @@ fn holds(pid: Pid, ok: &Path) -> bool {
     let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return true; // gone: nothing to wait for
     };
-    let xstatus = ok.with_file_name("xstatus");
-    let named = std::fs::read(xstatus)
-        .ok()
-        .and_then(|b| svkit::xstatus::XStatus::unpack(&b).ok())
+    // ok is DIR/supervise/ok.
+    let named = ok
+        .parent()
+        .and_then(Path::parent)
+        .and_then(svkit::records::read_xstatus)
         .is_some_and(|x| i64::from(x.supervisor.pid) == i64::from(pid.as_raw()));
     named
         && rd

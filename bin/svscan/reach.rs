@@ -21,17 +21,12 @@ pub enum Target {
 /// True when the service in `dir` is up according to its status file
 /// (unreadable counts as up, so the logger still gets `o`).
 pub fn is_up(dir: &Path) -> bool {
-    std::fs::read(dir.join(svkit::svdir::STATUS))
-        .ok()
-        .and_then(|b| svkit::status::Status::unpack(&b).ok())
-        .map(|s| s.pid != 0)
-        .unwrap_or(true)
+    svkit::records::is_up(dir)
 }
 
 /// The child the supervise of `dir` runs, per its status file.
 pub fn child_pid(dir: &Path) -> Option<Pid> {
-    let b = std::fs::read(dir.join(svkit::svdir::STATUS)).ok()?;
-    let st = svkit::status::Status::unpack(&b).ok()?;
+    let st = svkit::records::read_status(dir).ok()?;
     i32::try_from(st.pid)
         .ok()
         .filter(|&p| p > 0)
