@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use svkit::errstr::errno_text;
 
 pub struct Scanner {
@@ -220,6 +220,24 @@ impl Scanner {
         self.stamp = stamp;
         self.scan(now);
         self.waiting = self.work_waiting();
+    }
+
+    /// Whether something waits that a scan may fix.
+    pub fn waiting(&self) -> bool {
+        self.waiting
+    }
+
+    /// When the next periodic tick is due: in `rescan` while something
+    /// waits, DIR changed too recently to trust its times, or DIR is not
+    /// watched; else only when the links check is due (an idle, watched
+    /// scanner sleeps).
+    pub fn next_tick(&self, now: Instant, rescan: Duration, watched: bool) -> Instant {
+        match self.last_full {
+            Some(full) if watched && !self.waiting && self.stamp.is_some() => {
+                full + tick::FULL_SCAN_EVERY
+            }
+            _ => now + rescan,
+        }
     }
 
     /// True when a symlinked entry now leads elsewhere (or nowhere).
