@@ -45,6 +45,20 @@ impl Drop for PidMax {
     }
 }
 
+/// On the way out (also on a failed assertion): svscan's own ordered stop
+/// first, which also ends services taken over by new supervisors (they
+/// are svscan's children then); the Guard kills whatever is left.
+struct StopFirst(u32);
+
+impl Drop for StopFirst {
+    fn drop(&mut self) {
+        if pid_alive(self.0) {
+            signal(self.0, Signal::SIGTERM);
+            poll_until(Duration::from_secs(120), || !pid_alive(self.0));
+        }
+    }
+}
+
 fn cpu_ns(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
         .ok()
@@ -125,6 +139,7 @@ fn ten_thousand_services() {
             .stdout(f.try_clone().expect("dup"))
             .stderr(f),
     );
+    let _stop_first = StopFirst(pid);
     let size = || std::fs::metadata(&count).map(|m| m.len()).unwrap_or(0) as usize;
     let mut first = None;
     let all_up = poll_until(Duration::from_secs(600), || {
