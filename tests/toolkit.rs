@@ -231,6 +231,22 @@ fn svscanboot_runs_the_real_tree() {
         up_pid(&web).is_some() && svkit::control::supervise_running(&web).unwrap_or(false)
     });
     assert!(up, "web not restarted under svscanboot's svscan");
+    // The pipe reaches svscan only on 1 and 2: no other copy of either end
+    // leaks into svscan or, through it, into a service (whose stdout is
+    // that pipe). Other inherited fds (the test harness's) are not ours.
+    let run = up_pid(&web).expect("web up");
+    let link = |fd: &str| std::fs::read_link(format!("/proc/{run}/fd/{fd}")).ok();
+    let pipe = link("1").expect("run's stdout");
+    let extra: Vec<String> = std::fs::read_dir(format!("/proc/{run}/fd"))
+        .expect("run's fds")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|fd| !["0", "1", "2"].contains(&fd.as_str()) && link(fd) == Some(pipe.clone()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "web's run holds svscanboot's pipe on {extra:?}"
+    );
     // supervise's complaint about broken/run reaches readproctitle's title.
     let title = || -> String {
         descendants(boot)

@@ -99,7 +99,10 @@ fn main() {
         .arg("-dx")
         .args(old_supervisors(&dir))
         .status();
-    let (r, w) = match nix::unistd::pipe() {
+    // Close-on-exec: Stdio puts the ends on 0-2 of the two children; no
+    // other copy may reach svscan, readproctitle or the services (a reader
+    // left in svscan would keep it writing into a pipe nobody drains).
+    let (r, w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(_) => std::process::exit(svkit::exit::TEMP),
     };
