@@ -358,9 +358,10 @@ fn refused_peers_flooding_do_not_slow_allowed_launches() {
         eprintln!("refused_peers_flooding: skipped: needs root and setpriv");
         return;
     }
+    // Declared before the Guard, so removed after the flooder is killed.
+    let out = Scratch::new("flood-out");
     let mut g = Guard::new();
     let b = start_booster(&mut g, "flood", &["-u", "4321"]);
-    let out = Scratch::new("flood-out");
     std::fs::set_permissions(
         &out.path,
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
@@ -409,8 +410,10 @@ fn refused_peers_flooding_do_not_slow_allowed_launches() {
         "flood: {} reconnects in {spent:?} ({held} held); launches ms {ms:?}; worst {worst:?}; {refusal_lines} refusal lines",
         made1.saturating_sub(made0)
     );
+    // Generous, for a shared machine: before the fix, every third launch
+    // waited for refused peers' 5 s close deadline.
     assert!(
-        worst < Duration::from_millis(500),
+        worst < Duration::from_secs(1),
         "launch times under flood (ms): {ms:?}"
     );
     // Refused peers are closed at once: the flooder had to reconnect.
