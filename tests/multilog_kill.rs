@@ -1,6 +1,6 @@
-//! multilog SIGKILLed again and again (up to 150 times, at least 21) while a producer writes numbered
-//! lines at full speed into a pipe the test holds open (as svscan holds a
-//! service's log pipe): no line may be lost, duplicated or cut (issue 12,
+//! multilog SIGKILLed again and again (up to 150 times, at least 21)
+//! while a producer writes numbered lines at full speed into a pipe the
+//! test holds open (as svscan holds a service's log pipe): no line may be lost, duplicated or cut (issue 12,
 //! goal 2). Kills land at random moments, right after start-up (during
 //! recovery), and while the `!` processor runs (during rotation).
 mod common;
