@@ -200,14 +200,15 @@ fn sigkill_loses_duplicates_and_cuts_no_line() {
 
 /// Each way a batch can be left in flight, set up by hand (the kills above
 /// land in these windows only now and then): the next multilog settles it
-/// so that lines 1 to 4 are on disk exactly once.
+/// so that lines 1 to 4 are on disk exactly once (and never cuts off what
+/// another logger wrote since).
 #[test]
 fn pending_record_settles_every_case() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use svkit::multilog_pending::{split, Mark, Record, HEADER};
     let batch = b"line2\nline3\n";
     // (case, current before, what the pipe holds, tail bytes taken)
-    let cases: [(&str, &[u8], &[u8], usize); 5] = [
+    let cases: [(&str, &[u8], &[u8], usize); 6] = [
         ("nothing written", b"line1\n", b"line2\nline3\nline4\n", 0),
         (
             "cut write",
@@ -232,6 +233,14 @@ fn pending_record_settles_every_case() {
             b"line1\nline2\nline3\n",
             b"line4\n",
             1,
+        ),
+        // Another logger (daemontools taking over) wrote since: the stale
+        // record must not cut its lines off.
+        (
+            "grown by another logger",
+            b"line1\nline2\nline3\nline3.5\n",
+            b"line4\n",
+            0,
         ),
     ];
     let s = Scratch::new("ml-settle");
@@ -284,10 +293,11 @@ fn pending_record_settles_every_case() {
         for n in names {
             all.extend(std::fs::read(d.join(n)).unwrap());
         }
-        assert_eq!(
-            String::from_utf8_lossy(&all),
-            "line1\nline2\nline3\nline4\n",
-            "{case}"
-        );
+        let want = if i == 5 {
+            "line1\nline2\nline3\nline3.5\nline4\n"
+        } else {
+            "line1\nline2\nline3\nline4\n"
+        };
+        assert_eq!(String::from_utf8_lossy(&all), want, "{case}");
     }
 }

@@ -39,6 +39,9 @@ enum Shows {
     /// Not the file the record names (removed or replaced): trusted as
     /// written, so nothing is written twice.
     Unknown,
+    /// The file grew past the batch: another logger (daemontools taking
+    /// the directory over) wrote since. The record is stale.
+    Foreign,
 }
 
 fn shows(dir: &Dir, m: &Mark) -> Shows {
@@ -49,6 +52,8 @@ fn shows(dir: &Dir, m: &Mark) -> Shows {
                 Shows::All
             } else if size == m.off {
                 Shows::Nothing
+            } else if size > m.off + m.len || size < m.off {
+                Shows::Foreign
             } else {
                 Shows::Part
             }
@@ -121,6 +126,10 @@ impl Journal {
                     .unwrap_or((Shows::Unknown, None))
             })
             .collect();
+        if state.iter().any(|(s, _)| *s == Shows::Foreign) {
+            warn("pending record is older than what another logger wrote since; not resuming it");
+            return Ok(());
+        }
         let all = state
             .iter()
             .all(|(s, _)| matches!(s, Shows::All | Shows::Unknown));
