@@ -763,11 +763,25 @@ fn one_uid_cannot_hold_every_slot_with_half_read_requests() {
         sock.display(),
         d.join("log").display()
     );
-    g.spawn(Command::new("sh").args(["-c", &script]));
+    // sh execs the booster: the pid is the booster's.
+    let booster = g.spawn(Command::new("sh").args(["-c", &script]));
     assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
         &sock
     )
     .is_ok()));
+    let sockets = || -> usize {
+        std::fs::read_dir(format!("/proc/{booster}/fd"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        std::fs::read_link(e.path())
+                            .map(|l| l.to_string_lossy().starts_with("socket:"))
+                            .unwrap_or(false)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
     let log = || std::fs::read_to_string(d.join("log")).unwrap_or_default();
     let hello = {
         let mut b = Vec::new();
@@ -783,7 +797,13 @@ fn one_uid_cannot_hold_every_slot_with_half_read_requests() {
         s.write_all(&hello).unwrap();
         held.push(s);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // Wait until the booster holds all 16 beside its listener (on a loaded
+    // machine a fixed 200 ms was not always enough).
+    assert!(
+        poll_until(Duration::from_secs(10), || sockets() > 16),
+        "booster holds {} sockets",
+        sockets()
+    );
     // The 17th is answered busy at once, not after the 5 s deadline.
     let t = Instant::now();
     let mut s = UnixStream::connect(&sock).unwrap();
