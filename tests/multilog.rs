@@ -601,3 +601,30 @@ fn size_holds_after_current_is_removed() {
         }
     }
 }
+
+/// A processor timeout far beyond any clock (it panicked adding it to an
+/// Instant, exit 134, in the middle of a rotation): clamped, never a panic.
+#[test]
+fn huge_processor_timeout_is_clamped_not_a_panic() {
+    let s = Scratch::new("ml-huge-timeout");
+    let input: Vec<u8> = (1..=2000)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
+    let out = run_with_input(
+        Command::new(bin("multilog"))
+            .current_dir(&s.path)
+            .env("MULTILOG_PROCESSOR_TIMEOUT", "18446744073709551615")
+            .args(["s4096", "!cat", "./d"]),
+        &input,
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rotated = std::fs::read_dir(s.join("d"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".s"))
+        })
+        .count();
+    assert!(rotated > 0, "no processed file");
+}

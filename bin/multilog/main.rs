@@ -24,6 +24,10 @@ const PROG: &str = "multilog";
 /// is ignored by hand below.
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // No Rust start-up puts /dev/null on closed 0-2 for us: do it before
+    // anything is opened, or the self-pipe lands on 1 and 2 and `e` writes
+    // into it.
+    svkit::sys::open_std_fds();
     multilog();
     0
 }

@@ -190,7 +190,7 @@ fn start(dir: &Dir, processor: &[u8], attempt: u32, pause: &mut Pause) -> Proc {
             pidfd: svkit::sys::pidfd_open(child.id()).ok(),
             child,
             attempt,
-            kill_at: Instant::now() + processor_timeout(),
+            kill_at: svkit::duration::deadline(Instant::now(), processor_timeout()),
             killed: false,
         },
         Err(e) => {
@@ -346,14 +346,15 @@ fn spawn_processor(d: &Dir, processor: &[u8]) -> io::Result<std::process::Child>
 }
 
 /// How long one processor run may take: $MULTILOG_PROCESSOR_TIMEOUT
-/// seconds, default 600.
+/// (seconds, or a duration such as `90s`), default 600; beyond
+/// `svkit::duration::MAX` it is clamped, never an overflow.
 fn processor_timeout() -> Duration {
-    let secs = std::env::var("MULTILOG_PROCESSOR_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(600);
-    Duration::from_secs(secs)
+    use svkit::duration::{parse_arg, Error, MAX};
+    match std::env::var("MULTILOG_PROCESSOR_TIMEOUT").map(|v| parse_arg(&v)) {
+        Ok(Ok(d)) if !d.is_zero() => d,
+        Ok(Err(Error::TooLong)) => MAX,
+        _ => Duration::from_secs(600),
+    }
 }
 
 /// processed: synced and marked complete; newstate synced; previous gone;
