@@ -483,3 +483,68 @@ fn own_logger_restarted_when_its_supervise_is_killed() {
         Some(0)
     );
 }
+
+/// SPEC round 2: a duration in a file is parsed by svkit::duration, and
+/// one beyond its range is clamped with a warning (it used to be taken
+/// silently); the stop still waits for a service that takes a moment.
+#[test]
+fn huge_timeout_stop_is_clamped_with_a_warning() {
+    let s = Scratch::new("svscan-hugetimeout");
+    let root = s.join("sv");
+    let a = make_service(
+        &root,
+        "a",
+        "trap 'sleep 0.5; exit 0' TERM\nwhile :; do sleep 0.1; done",
+    );
+    std::fs::create_dir_all(root.join(".svscan")).unwrap();
+    std::fs::write(root.join(".svscan/timeout-stop"), "18446744073709551615\n").unwrap();
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let pid = start_svscan(&mut g, &root, &err);
+    assert!(poll_until(T, || up_pid(&a).is_some()));
+    let (code, e) = stop_svscan(&mut g, pid, Signal::SIGTERM, &err, T);
+    assert_eq!(code, Some(0), "{e}");
+    assert!(e.contains("timeout-stop: too long: using "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+fn wakeups(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Issue 13: an idle scanner does not wake up at all (no 5 s polling
+/// while nothing waits: the directory is watched), and a service moved
+/// into DIR is started at once, not at the next 5 s scan.
+#[test]
+fn idle_scanner_sleeps_and_sees_a_new_service_at_once() {
+    let s = Scratch::new("svscan-idle");
+    let root = s.join("sv");
+    for i in 0..20 {
+        make_service(&root, &format!("s{i:02}"), "exec sleep 600");
+    }
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut g = Guard::new();
+    let pid = start_svscan(&mut g, &root, &s.join("err"));
+    assert!(poll_until(T, || (0..20)
+        .all(|i| up_pid(&root.join(format!("s{i:02}"))).is_some())));
+    // Past the first periodic tick, which finds DIR unchanged.
+    std::thread::sleep(Duration::from_millis(6000));
+    let w0 = wakeups(pid);
+    std::thread::sleep(Duration::from_millis(6000));
+    assert_eq!(wakeups(pid) - w0, 0, "svscan woke up while idle");
+    // A new service, prepared elsewhere and moved in: started at once.
+    let new = make_service(&s.path, "new", "exec sleep 600");
+    let t0 = std::time::Instant::now();
+    std::fs::rename(&new, root.join("new")).unwrap();
+    assert!(poll_until(T, || up_pid(&root.join("new")).is_some()));
+    assert!(
+        t0.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        t0.elapsed()
+    );
+}

@@ -127,8 +127,12 @@ fn upgrade_under_a_producer_restarts_nothing_and_loses_nothing() {
     install(&bin);
     assert!(exe(pid).ends_with("(deleted)"), "{}", exe(pid));
     let watch = Watch::start(common::bin("svstat"), p.clone());
+    let lines0 = numbers(&read_log(&log), "n ").len();
+    let t0 = std::time::Instant::now();
     let (code, out, e) = upgrade(&bin, &root);
+    let took = t0.elapsed();
     let seen = watch.finish();
+    let lines1 = numbers(&read_log(&log), "n ").len();
     assert_eq!(
         code,
         0,
@@ -155,6 +159,13 @@ fn upgrade_under_a_producer_restarts_nothing_and_loses_nothing() {
         last = secs;
     }
     assert!(seen.len() >= 3, "svstat ran {} times", seen.len());
+    println!(
+        "upgrade: svscan.rc upgrade took {:.0} ms; {} lines logged meanwhile; svstat asked {} times, always up (pid {})",
+        took.as_secs_f64() * 1000.0,
+        lines1 - lines0,
+        seen.len(),
+        children[0]
+    );
 
     // Production goes on; then an ordered stop: every line once, in order.
     let c = numbers(&read_log(&log), "n ").len();

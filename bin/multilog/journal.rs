@@ -201,8 +201,15 @@ impl Journal {
                 );
             }
         }
+        let mut first = true;
         self.pause.retry_in("take input", &self.path, || {
-            let done = file.metadata()?.len().saturating_sub(base);
+            // After a failed attempt, the file's size says how far it got.
+            let done = if first {
+                0
+            } else {
+                file.metadata()?.len().saturating_sub(base)
+            };
+            first = false;
             if done < tail {
                 peek.take_into(file, base + done, (tail - done) as usize)?;
             }

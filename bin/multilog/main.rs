@@ -62,12 +62,15 @@ fn multilog() {
     };
     let (out, journal) = output::Outputs::start(&script, peek.as_mut());
     let engine = Engine::new(&script);
-    let mut input = input::Input::new(&script.stamps, engine, out, script.dirs_only());
+    let fast = script.dirs_only() && script.line_max == 0;
+    let mut input = input::Input::new(&script.stamps, engine, out, script.dirs_only(), fast);
     match (peek.as_mut(), journal) {
         (Some(p), Some(mut j)) => input.run_pipe(p, &mut j, &pipe),
         _ => input.run_read(&pipe),
     }
     input.engine.finish(&mut input.out);
     input.out.rotate_due();
-    input.out.complete();
+    if !input.out.complete() {
+        svkit::exit::fatal(PROG, "unable to sync the log: left unfinished");
+    }
 }

@@ -8,7 +8,7 @@
 
 use crate::reach::{control_dir, target_dir, target_pid, Target};
 use crate::say;
-use crate::scan::Scanner;
+use crate::tree::Tree;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::collections::VecDeque;
@@ -57,7 +57,7 @@ pub struct Handover {
 }
 
 /// Absolute directory of a live supervise (its cwd), else of its name.
-fn abs_dir(s: &Scanner, t: Target) -> Option<PathBuf> {
+fn abs_dir(s: &Tree, t: Target) -> Option<PathBuf> {
     if let Some(pid) = target_pid(s, t) {
         if let Ok(p) = std::fs::read_link(format!("/proc/{pid}/cwd")) {
             return Some(p);
@@ -74,10 +74,11 @@ fn holds(pid: Pid, ok: &Path) -> bool {
     let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return true; // gone: nothing to wait for
     };
-    let xstatus = ok.with_file_name("xstatus");
-    let named = std::fs::read(xstatus)
-        .ok()
-        .and_then(|b| svkit::xstatus::XStatus::unpack(&b).ok())
+    // ok is DIR/supervise/ok.
+    let named = ok
+        .parent()
+        .and_then(Path::parent)
+        .and_then(svkit::records::read_xstatus)
         .is_some_and(|x| i64::from(x.supervisor.pid) == i64::from(pid.as_raw()));
     named
         && rd
@@ -85,11 +86,11 @@ fn holds(pid: Pid, ok: &Path) -> bool {
             .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == ok))
 }
 
-impl Scanner {
-    /// Starts replacing every running supervise.
-    pub fn begin_handover(&mut self) {
+impl Handover {
+    /// Every running supervise of the tree, loggers first.
+    pub fn new(t: &Tree) -> Handover {
         let mut queue: VecDeque<Target> = VecDeque::new();
-        for (i, e) in self.table.entries.iter().enumerate() {
+        for (i, e) in t.table.entries.iter().enumerate() {
             if e.log_running() {
                 queue.push_back(Target::Log(i));
             }
@@ -97,72 +98,64 @@ impl Scanner {
                 queue.push_back(Target::Main(i));
             }
         }
-        if self.own.slot.running() {
+        if t.own.slot.running() {
             queue.push_back(Target::Own);
         }
-        self.handover = Some(Handover {
+        Handover {
             queue,
             killed: Vec::new(),
             starting: Vec::new(),
             done: 0,
-        });
+        }
     }
 
-    /// Moves the replacement on; says when to look again (None: done).
-    pub fn advance_handover(&mut self, now: Instant) -> Option<Instant> {
-        let mut h = self.handover.take()?;
-        h.starting
+    /// Moves the replacement on; says when to look again (None: done, and
+    /// the answer is written).
+    pub fn advance(&mut self, t: &Tree, now: Instant) -> Option<Instant> {
+        self.starting
             .retain(|(pid, held, until)| now < *until && !holds(*pid, &held.ok));
-        while h.killed.len() + h.starting.len() < WINDOW {
-            let Some(t) = h.queue.pop_front() else {
+        while self.killed.len() + self.starting.len() < WINDOW {
+            let Some(x) = self.queue.pop_front() else {
                 break;
             };
-            let Some(pid) = target_pid(self, t) else {
+            let Some(pid) = target_pid(t, x) else {
                 continue;
             };
-            let Some(dir) = abs_dir(self, t) else {
+            let Some(dir) = abs_dir(t, x) else {
                 continue;
             };
             let held = Held::open(&dir);
             // An unreaped child of ours: the pid cannot name anything else.
             if kill(pid, Signal::SIGKILL).is_ok() {
-                h.killed.push((pid, t, held));
+                self.killed.push((pid, x, held));
             }
         }
-        if h.queue.is_empty() && h.killed.is_empty() && h.starting.is_empty() {
+        if self.queue.is_empty() && self.killed.is_empty() && self.starting.is_empty() {
             say::info(&format!(
                 "upgraded: {} supervise processes replaced, no service restarted",
-                h.done
+                self.done
             ));
-            crate::upgrade::reply(&format!("ok {} supervise processes replaced\n", h.done));
+            crate::upgrade::reply(&format!("ok {} supervise processes replaced\n", self.done));
             return None;
         }
-        self.handover = Some(h);
         Some(now + TICK)
     }
 
-    /// A supervise we killed was reaped and (by `on_exit`) started again:
-    /// hold its fifos until the new one is ready.
-    pub fn handed_over(&mut self, old: Pid, now: Instant) {
-        let Some(mut h) = self.handover.take() else {
-            return;
-        };
-        if let Some(k) = h.killed.iter().position(|(p, _, _)| *p == old) {
-            let (_, t, held) = h.killed.swap_remove(k);
-            if let Some(new) = target_pid(self, t) {
-                h.starting.push((new, held, now + HOLD));
-                h.done += 1;
+    /// A supervise we killed was reaped and started again (the caller
+    /// restarts a long-lived supervise at once): hold its fifos until the
+    /// new one is ready.
+    pub fn handed_over(&mut self, t: &Tree, old: Pid, now: Instant) {
+        if let Some(k) = self.killed.iter().position(|(p, _, _)| *p == old) {
+            let (_, x, held) = self.killed.swap_remove(k);
+            if let Some(new) = target_pid(t, x) {
+                self.starting.push((new, held, now + HOLD));
+                self.done += 1;
             }
         }
-        self.handover = Some(h);
     }
 
-    /// A shutdown ends the replacement (what is left stays as it is).
-    pub fn drop_handover(&mut self) {
-        if let Some(h) = self.handover.take() {
-            if !h.queue.is_empty() || !h.killed.is_empty() {
-                say::warn("stopping during an upgrade: not every supervise was replaced");
-            }
-        }
+    /// Whether supervisors are still waiting to be replaced.
+    pub fn unfinished(&self) -> bool {
+        !self.queue.is_empty() || !self.killed.is_empty()
     }
 }

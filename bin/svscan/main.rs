@@ -16,7 +16,9 @@ mod state;
 mod stop;
 mod table;
 mod tick;
+mod tree;
 mod upgrade;
+mod watch;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
@@ -133,7 +135,7 @@ fn main() {
     // After an in-place upgrade: already in DIR, holding the lock.
     let (mut sv, lock) = match upgrade::resume() {
         Some(Ok(st)) => {
-            let lock = st.lock.map(|fd| File::from(upgrade::adopt(fd)));
+            let lock = st.lock.map(|fd| File::from(state::adopt(fd)));
             let mut sv = scan::Scanner::resumed(spawn::Launcher::find(), &st, now);
             sv.begin_handover();
             (sv, lock)
@@ -171,17 +173,31 @@ fn main() {
     };
     // Blocked across an upgrade's exec; handlers are in place now.
     upgrade::unblock();
-    let code = run(&mut sv, &pipe, lock.as_ref().map(|f| f.as_raw_fd()));
+    let watch = watch::Watch::new();
+    let code = run(
+        &mut sv,
+        &pipe,
+        watch.as_ref(),
+        lock.as_ref().map(|f| f.as_raw_fd()),
+    );
     std::process::exit(code);
 }
 
-fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe, lock: Option<RawFd>) -> i32 {
+fn run(
+    sv: &mut scan::Scanner,
+    pipe: &svkit::selfpipe::SelfPipe,
+    watch: Option<&watch::Watch>,
+    lock: Option<RawFd>,
+) -> i32 {
     let mut next_scan = Instant::now();
     let mut forced = true;
     loop {
         let now = Instant::now();
         for pid in reap::reap() {
             sv.on_exit(pid, now);
+        }
+        if sv.waiting() {
+            next_scan = next_scan.min(now + RESCAN);
         }
         let wake = if sv.stopping() {
             match sv.advance(now) {
@@ -192,7 +208,7 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe, lock: Option<Ra
             if now >= next_scan {
                 sv.tick(now, forced);
                 forced = false;
-                next_scan = now + RESCAN;
+                next_scan = sv.next_tick(now, RESCAN, watch.is_some());
             }
             match sv.advance_handover(now) {
                 Some(t) => t.min(next_scan),
@@ -201,8 +217,19 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe, lock: Option<Ra
         };
         let ms = wake.saturating_duration_since(Instant::now()).as_millis();
         let timeout = PollTimeout::try_from(ms.min(60_000) as i32 + 1).unwrap_or(PollTimeout::MAX);
-        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        if let Some(w) = watch {
+            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
+        }
         let _ = poll(&mut fds, timeout);
+        if let Some(w) = watch {
+            if w.drain() {
+                // DIR changed: look now (a non-forced tick: the stamp says
+                // what changed, and a change under 2 s old scans in full).
+                w.rearm();
+                next_scan = Instant::now();
+            }
+        }
         for sig in pipe.drain() {
             match sig {
                 Signal::SIGHUP | Signal::SIGALRM => {
@@ -210,7 +237,6 @@ fn run(sv: &mut scan::Scanner, pipe: &svkit::selfpipe::SelfPipe, lock: Option<Ra
                     forced = true;
                 }
                 Signal::SIGTERM | Signal::SIGINT => {
-                    sv.drop_handover();
                     sv.begin_stop(&format!("got {}", sig.as_str()), Instant::now())
                 }
                 Signal::SIGUSR2 => sv.upgrade(lock),

@@ -92,7 +92,7 @@ impl OwnLog {
     /// The own logger as an upgrade handed it over; fds 1 and 2 still
     /// point where the old image put them.
     pub fn resumed(st: &crate::state::OwnState, started: Option<Instant>) -> OwnLog {
-        use crate::upgrade::adopt;
+        use crate::state::adopt;
         OwnLog {
             saved_out: st.saved_out.map(adopt),
             saved_err: st.saved_err.map(adopt),

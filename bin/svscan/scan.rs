@@ -6,25 +6,22 @@ use crate::handover::Handover;
 use crate::limit::Cap;
 use crate::own::OwnLog;
 use crate::say::{self, Once};
-use crate::spawn::{log_pipe, Fds, Launcher};
-use crate::stop::Stop;
+use crate::spawn::{log_pipe, Launcher};
+use crate::stop::{Next, Stop};
 use crate::table::{Pipe, Table, Which};
-use crate::tick::Stamp;
-use nix::sys::stat::{stat, SFlag};
+use crate::tick::{self, Due, Stamp};
+use crate::tree::{is_dir, log_key, Tree};
+use nix::sys::stat::stat;
 use nix::unistd::Pid;
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use svkit::errstr::errno_text;
 
 pub struct Scanner {
-    pub table: Table,
-    pub own: OwnLog,
-    pub launcher: Launcher,
-    pub once: Once,
+    pub tree: Tree,
     pub stop: Option<Stop>,
     pub cap: Cap,
     /// Supervisors being replaced after an in-place upgrade.
@@ -36,83 +33,72 @@ pub struct Scanner {
     /// trusted, scan fully next time).
     pub stamp: Option<Stamp>,
     pub last_full: Option<Instant>,
-}
-
-fn show(p: &Path) -> String {
-    p.display().to_string()
-}
-
-fn is_dir(mode: u32) -> bool {
-    SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR
-}
-
-/// `DIR/run` must exist before svscan starts a supervise on DIR, so a
-/// directory still being set up is not started half-made.
-fn check_run(dir: &Path) -> Result<(), String> {
-    let run = dir.join(svkit::svdir::RUN);
-    match stat(&run) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(format!(
-            "unable to stat {}: {}",
-            show(&run),
-            errno_text(e as i32)
-        )),
-    }
-}
-
-fn log_key(name: &OsStr) -> OsString {
-    let mut k = name.to_owned();
-    k.push("/log");
-    k
+    /// Something waits that a scan may fix (see `work_waiting`): set after
+    /// each full scan and whenever a supervise exits.
+    waiting: bool,
+    /// The entries that were symlinks at the last full scan, with what
+    /// they led to: all that can change while DIR does not.
+    links: Vec<(OsString, Option<(u64, u64)>)>,
 }
 
 impl Scanner {
     pub fn new(launcher: Launcher, cap: Cap) -> Scanner {
         Scanner {
-            table: Table {
-                cap: cap.max(),
-                ..Table::default()
+            tree: Tree {
+                table: Table {
+                    cap: cap.max(),
+                    ..Table::default()
+                },
+                own: OwnLog::new(),
+                launcher,
+                once: Once::default(),
             },
             cap,
             handover: None,
-            own: OwnLog::new(),
-            launcher,
-            once: Once::default(),
             stop: None,
             cursor: 0,
             stamp: None,
             last_full: None,
+            waiting: true,
+            links: Vec::new(),
         }
     }
 
     pub fn scan(&mut self, now: Instant) {
         let names = match read_names() {
-            Ok(n) => {
-                self.once.clear(OsStr::new("."));
+            Ok((n, links)) => {
+                self.links = links
+                    .into_iter()
+                    .map(|l| {
+                        let id = stat(l.as_os_str()).ok().map(|st| (st.st_dev, st.st_ino));
+                        (l, id)
+                    })
+                    .collect();
+                self.tree.once.clear(OsStr::new("."));
                 n
             }
             Err(e) => {
                 let msg = format!("unable to read directory: {}", svkit::errstr::text(&e));
-                self.once.warn(OsStr::new("."), msg);
+                self.tree.once.warn(OsStr::new("."), msg);
                 return;
             }
         };
         self.start_own(now);
-        for e in &mut self.table.entries {
+        for e in &mut self.tree.table.entries {
             e.active = false;
         }
         self.cursor = 0;
         for name in &names {
             self.consider(name, now);
         }
-        if !self.once.is_empty() {
+        if !self.tree.once.is_empty() {
             let mut keys: HashSet<OsString> = names.iter().map(|n| log_key(n)).collect();
             keys.extend(names.iter().cloned());
             keys.insert(".".into());
             keys.insert(svkit::svdir::SVSCAN_LOG.into());
-            self.once.retain(|k| keys.contains(k));
+            self.tree.once.retain(|k| keys.contains(k));
         }
-        for e in &mut self.table.entries {
+        for e in &mut self.tree.table.entries {
             if !e.active && !e.gone_noted {
                 e.gone_noted = true;
                 say::warn(&format!(
@@ -121,7 +107,7 @@ impl Scanner {
                 ));
             }
         }
-        for name in self.table.forget_finished() {
+        for name in self.tree.table.forget_finished() {
             say::info(&format!(
                 "forgot {}: directory gone and its supervise exited",
                 name.to_string_lossy()
@@ -130,40 +116,10 @@ impl Scanner {
     }
 
     /// `.svscan/log` (the logging patch): set up when it appears, restarted
-    /// like any supervise.
+    /// like any supervise; not during a shutdown.
     pub fn start_own(&mut self, now: Instant) {
-        if self.stop.is_some() || self.own.slot.running() {
-            return;
-        }
-        let key = OsStr::new(svkit::svdir::SVSCAN_LOG);
-        let dir = Path::new(svkit::svdir::SVSCAN_LOG);
-        match stat(dir) {
-            Ok(st) if is_dir(st.st_mode) => {}
-            Ok(_) | Err(nix::errno::Errno::ENOENT) => {
-                self.once.clear(key);
-                return;
-            }
-            Err(e) => {
-                let msg = format!("unable to stat {}: {}", show(dir), errno_text(e as i32));
-                self.once.warn(key, msg);
-                return;
-            }
-        }
-        if let Err(msg) = check_run(dir) {
-            self.once
-                .warn(key, format!("not starting {} yet: {msg}", show(dir)));
-            return;
-        }
-        match self.own.start(&self.launcher, now) {
-            Ok(()) => self.once.clear(key),
-            Err(e) => self.once.warn(
-                key,
-                format!(
-                    "unable to start supervise {}: {}",
-                    show(dir),
-                    svkit::errstr::text(&e)
-                ),
-            ),
+        if self.stop.is_none() {
+            self.tree.start_own(now);
         }
     }
 
@@ -173,16 +129,16 @@ impl Scanner {
             Ok(st) => st,
             Err(e) => {
                 let msg = format!("unable to stat {shown}: {}", errno_text(e as i32));
-                self.once.warn(name, msg);
+                self.tree.once.warn(name, msg);
                 return;
             }
         };
         if !is_dir(st.st_mode) {
-            self.once.clear(name);
+            self.tree.once.clear(name);
             return;
         }
         let (dev, ino) = (st.st_dev, st.st_ino);
-        let i = match self.table.find_from(dev, ino, self.cursor) {
+        let i = match self.tree.table.find_from(dev, ino, self.cursor) {
             Some(i) => i,
             None => match self.add(name, dev, ino) {
                 Some(i) => i,
@@ -190,7 +146,7 @@ impl Scanner {
             },
         };
         self.cursor = i + 1;
-        let e = &mut self.table.entries[i];
+        let e = &mut self.tree.table.entries[i];
         e.active = true;
         e.gone_noted = false;
         if e.name != name {
@@ -201,13 +157,13 @@ impl Scanner {
 
     fn add(&mut self, name: &OsStr, dev: u64, ino: u64) -> Option<usize> {
         let shown = name.to_string_lossy();
-        if self.table.full() {
+        if self.tree.table.full() {
             let msg = format!(
                 "unable to start {shown}: running too many services (limit {}, {})",
                 self.cap.max(),
                 self.cap.why()
             );
-            self.once.warn(name, msg);
+            self.tree.once.warn(name, msg);
             return None;
         }
         let has_log = match stat(&Path::new(name).join(svkit::svdir::LOG)) {
@@ -215,7 +171,7 @@ impl Scanner {
             Err(nix::errno::Errno::ENOENT) => false,
             Err(e) => {
                 let msg = format!("unable to stat {shown}/log: {}", errno_text(e as i32));
-                self.once.warn(name, msg);
+                self.tree.once.warn(name, msg);
                 return None;
             }
         };
@@ -227,113 +183,98 @@ impl Scanner {
                         "unable to create pipe for {shown}: {}",
                         svkit::errstr::text(&e)
                     );
-                    self.once.warn(name, msg);
+                    self.tree.once.warn(name, msg);
                     return None;
                 }
             }
         } else {
             None
         };
-        Some(self.table.add(dev, ino, name, pipe))
+        Some(self.tree.table.add(dev, ino, name, pipe))
     }
 
     /// Starts whichever of entry `i`'s supervisors is not running.
     pub fn start_missing(&mut self, i: usize, now: Instant) {
         if self.stop.is_none() {
-            self.start_sides(i, now, true);
+            self.tree.start_sides(i, now, true);
         }
     }
 
-    /// Starts entry `i`'s logger if it is not running (also during a
-    /// shutdown: its pipe must drain).
-    pub fn start_logger(&mut self, i: usize, now: Instant) {
-        self.start_sides(i, now, false);
+    /// The periodic scan, as `tick::due` decides: nothing while DIR is
+    /// unchanged and nothing waits (one stat of DIR), the symlinked
+    /// entries and `.svscan/log` once in a while, else a full scan.
+    pub fn tick(&mut self, now: Instant, forced: bool) {
+        let stamp = tick::dir_stamp();
+        let due = tick::due(now, forced, stamp, self.stamp, self.last_full, self.waiting);
+        match due {
+            Due::No => return,
+            Due::Links => {
+                self.last_full = Some(now);
+                if !self.links_changed() {
+                    self.start_own(now);
+                    return;
+                }
+            }
+            Due::Full => self.last_full = Some(now),
+        }
+        self.stamp = stamp;
+        self.scan(now);
+        self.waiting = self.work_waiting();
     }
 
-    fn start_sides(&mut self, i: usize, now: Instant, main_too: bool) {
-        let Some(e) = self.table.entries.get_mut(i) else {
-            return;
-        };
-        if !e.active {
-            return;
-        }
-        let out = self.own.child_out();
-        if main_too && !e.main.running() {
-            let dir = e.dir();
-            let started = check_run(&dir)
-                .map_err(|m| format!("not starting {} yet: {m}", e.show()))
-                .and_then(|()| {
-                    let fds = e.service_fds(out);
-                    self.launcher.supervise(None, &e.name, fds).map_err(|err| {
-                        format!(
-                            "unable to start supervise {}: {}",
-                            e.show(),
-                            svkit::errstr::text(&err)
-                        )
-                    })
-                });
-            match started {
-                Ok(pid) => {
-                    e.main.set(pid, now);
-                    self.once.clear(&e.name);
-                }
-                Err(msg) => self.once.warn(&e.name, msg),
+    /// Whether something waits that a scan may fix.
+    pub fn waiting(&self) -> bool {
+        self.waiting
+    }
+
+    /// When the next periodic tick is due: in `rescan` while something
+    /// waits, DIR changed too recently to trust its times, or DIR is not
+    /// watched; else only when the links check is due (an idle, watched
+    /// scanner sleeps).
+    pub fn next_tick(&self, now: Instant, rescan: Duration, watched: bool) -> Instant {
+        match self.last_full {
+            Some(full) if watched && !self.waiting && self.stamp.is_some() => {
+                full + tick::FULL_SCAN_EVERY
             }
+            _ => now + rescan,
         }
-        let needs_log = e
-            .log
-            .as_ref()
-            .map(|l| !l.slot.running() && l.pipe.is_some())
-            .unwrap_or(false);
-        if !needs_log {
-            return;
-        }
-        let dir = e.dir();
-        let key = log_key(&e.name);
-        let shown = e.show();
-        if let Some(log) = e.log.as_mut() {
-            let Some(pipe) = log.pipe.as_ref() else {
-                return;
-            };
-            let started = check_run(&dir.join(svkit::svdir::LOG))
-                .map_err(|m| format!("not starting {shown}/log yet: {m}"))
-                .and_then(|()| {
-                    let fds = Fds {
-                        stdin: Some(pipe.read.as_fd()),
-                        stdout: out,
-                        stderr: out,
-                    };
-                    self.launcher
-                        .supervise(Some(&dir), OsStr::new(svkit::svdir::LOG), fds)
-                        .map_err(|err| {
-                            format!(
-                                "unable to start supervise {shown}/log: {}",
-                                svkit::errstr::text(&err)
-                            )
-                        })
-                });
-            match started {
-                Ok(pid) => {
-                    log.slot.set(pid, now);
-                    self.once.clear(&key);
-                }
-                Err(msg) => self.once.warn(&key, msg),
-            }
-        }
+    }
+
+    /// True when a symlinked entry now leads elsewhere (or nowhere).
+    fn links_changed(&self) -> bool {
+        self.links
+            .iter()
+            .any(|(name, id)| stat(name.as_os_str()).ok().map(|st| (st.st_dev, st.st_ino)) != *id)
+    }
+
+    /// Something a scan may change without DIR changing: a problem
+    /// reported (e.g. `run` missing), a supervise waiting to be restarted,
+    /// an entry gone from DIR waiting to be forgotten.
+    fn work_waiting(&self) -> bool {
+        let t = &self.tree;
+        !t.once.is_empty()
+            || (t.own.configured() && !t.own.slot.running())
+            || t.table.entries.iter().any(|e| {
+                !e.active
+                    || !e.main.running()
+                    || e.log.as_ref().map(|l| !l.slot.running()).unwrap_or(false)
+            })
     }
 
     /// A child exited: clear its slot; restart a supervise that had run
     /// for a while at once (a quick death waits for the next scan).
     pub fn on_exit(&mut self, pid: Pid, now: Instant) {
-        if let Some(long) = self.own.exited(pid, now) {
+        if let Some(long) = self.tree.own.exited(pid, now) {
+            self.waiting = true;
             if long {
                 self.start_own(now);
             }
             self.handed_over(pid, now);
             return;
         }
-        if let Some((i, which)) = self.table.by_pid(pid) {
-            let e = &mut self.table.entries[i];
+        if let Some((i, which)) = self.tree.table.by_pid(pid) {
+            self.waiting = true;
+            let e = &mut self.tree.table.entries[i];
             let long = match which {
                 Which::Main => e.main.exited(pid, now),
                 Which::Log => e.log.as_mut().and_then(|l| l.slot.exited(pid, now)),
@@ -344,13 +285,66 @@ impl Scanner {
             self.handed_over(pid, now);
             return;
         }
-        self.script_exited(pid);
+        if let Some(stop) = self.stop.as_mut() {
+            stop.script_exited(&self.tree, pid);
+        }
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stop.is_some()
+    }
+
+    /// SIGTERM/SIGINT: the ordered shutdown (see `stop`); an unfinished
+    /// upgrade handover ends here.
+    pub fn begin_stop(&mut self, why: &str, now: Instant) {
+        if self.stop.is_some() {
+            say::info(&format!("{why}: already stopping"));
+            return;
+        }
+        if self.handover.take().is_some_and(|h| h.unfinished()) {
+            say::warn("stopping during an upgrade: not every supervise was replaced");
+        }
+        self.stop = Some(Stop::begin(&mut self.tree, why, now));
+    }
+
+    /// Moves a shutdown on (see `Stop::advance`).
+    pub fn advance(&mut self, now: Instant) -> Next {
+        match self.stop.as_mut() {
+            Some(stop) => stop.advance(&mut self.tree, now),
+            None => Next::Exit(0),
+        }
+    }
+
+    /// After an upgrade's exec: replace every supervise (see `handover`).
+    pub fn begin_handover(&mut self) {
+        self.handover = Some(Handover::new(&self.tree));
+    }
+
+    /// Moves the handover on; when to look again.
+    pub fn advance_handover(&mut self, now: Instant) -> Option<Instant> {
+        let next = self.handover.as_mut()?.advance(&self.tree, now);
+        if next.is_none() {
+            self.handover = None;
+        }
+        next
+    }
+
+    fn handed_over(&mut self, old: Pid, now: Instant) {
+        if let Some(h) = self.handover.as_mut() {
+            h.handed_over(&self.tree, old, now);
+        }
+    }
+
+    /// SIGUSR2 (see `upgrade`); returns only when this svscan stays.
+    pub fn upgrade(&mut self, lock: Option<std::os::fd::RawFd>) {
+        let busy = self.stop.is_some() || self.handover.is_some();
+        crate::upgrade::upgrade(&self.tree, self.cap, lock, busy);
     }
 
     /// The scanner an upgrade handed over: its table, pipes and own
     /// logger, every supervise counted as long-lived (restarted at once).
     pub fn resumed(launcher: Launcher, st: &crate::state::State, now: Instant) -> Scanner {
-        use crate::upgrade::adopt;
+        use crate::state::adopt;
         let started = now.checked_sub(crate::table::QUICK_DEATH);
         let mut sv = Scanner::new(launcher, st.cap);
         for e in &st.entries {
@@ -358,8 +352,8 @@ impl Scanner {
                 read: adopt(r),
                 write: adopt(w),
             });
-            let i = sv.table.add(e.dev, e.ino, &e.name, pipe);
-            let entry = &mut sv.table.entries[i];
+            let i = sv.tree.table.add(e.dev, e.ino, &e.name, pipe);
+            let entry = &mut sv.tree.table.entries[i];
             entry.active = e.active;
             entry.main.pid = e.main.map(Pid::from_raw);
             entry.main.started = started;
@@ -368,21 +362,26 @@ impl Scanner {
                 l.slot.started = started;
             }
         }
-        sv.own = OwnLog::resumed(&st.own, started);
+        sv.tree.own = OwnLog::resumed(&st.own, started);
         sv
     }
 }
 
 /// Names in the scan directory not starting with `.`, sorted so services
-/// start in a predictable order.
-fn read_names() -> std::io::Result<Vec<OsString>> {
+/// start in a predictable order; and which of them are symlinks.
+fn read_names() -> std::io::Result<(Vec<OsString>, Vec<OsString>)> {
     let mut names = Vec::new();
+    let mut links = Vec::new();
     for ent in std::fs::read_dir(".")? {
-        let name = ent?.file_name();
+        let ent = ent?;
+        let name = ent.file_name();
         if name.as_bytes().first() != Some(&b'.') {
+            if ent.file_type().is_ok_and(|t| t.is_symlink()) {
+                links.push(name.clone());
+            }
             names.push(name);
         }
     }
     names.sort();
-    Ok(names)
+    Ok((names, links))
 }

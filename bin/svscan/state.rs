@@ -15,7 +15,7 @@
 
 use crate::limit::Cap;
 use std::ffi::OsString;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 pub const MAGIC: &str = "svscan-state 1";
@@ -197,6 +197,32 @@ impl State {
         }
         v
     }
+}
+
+/// Sets or clears close-on-exec on each descriptor.
+pub fn set_cloexec(fds: &[RawFd], on: bool) -> Result<(), String> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let flag = if on {
+        FdFlag::FD_CLOEXEC
+    } else {
+        FdFlag::empty()
+    };
+    for &fd in fds {
+        fcntl(fd, FcntlArg::F_SETFD(flag))
+            .map_err(|e| format!("unable to pass descriptor {fd}: {}", e.desc()))?;
+    }
+    Ok(())
+}
+
+pub fn is_open(fd: RawFd) -> bool {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok()
+}
+
+/// Takes a descriptor named in the state.
+pub fn adopt(fd: RawFd) -> OwnedFd {
+    let f = svkit::sys::own_fd(fd);
+    let _ = set_cloexec(&[fd], true);
+    f
 }
 
 #[cfg(test)]

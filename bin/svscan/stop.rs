@@ -1,19 +1,21 @@
-//! The ordered shutdown on SIGTERM/SIGINT, the same order as `svscan.rc
-//! stop`: loggers told to exit when their input ends (`o` + `x`), each
+//! The ordered shutdown on SIGTERM/SIGINT (svscan.rc stop signals svscan
+//! for it): loggers told to exit when their input ends (`o` + `x`), each
 //! service's `shutdown` script, services down and their supervisors out
 //! (`d` + `x`), leftover orphans, then svscan closes its copies of the log
 //! pipes so every logger reads EOF and drains, and `.svscan/log` last.
-//! Every wait has a deadline; past it svscan escalates and says so.
+//! Every wait has a deadline; past it svscan escalates and says so. A
+//! `Stop` works on the tree it is given; it never starts a service.
 
-use crate::reach::{control_dir, is_up, loggers, target_dir, target_pid, Target};
+use crate::reach::{self, control_dir, is_up, loggers, target_dir, target_pid, Target};
 use crate::say;
-use crate::scan::Scanner;
 use crate::spawn::is_executable;
+use crate::tree::Tree;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use svkit::duration::{deadline, parse_file_millis, FileMillis};
 
 /// Default for each phase's wait; `DIR/.svscan/timeout-stop` (milliseconds)
 /// overrides it.
@@ -39,7 +41,8 @@ pub struct Stop {
     step: usize,
     timeout: Duration,
     scripts: Vec<(Pid, usize)>,
-    pub pending: Vec<(Target, &'static [u8])>,
+    /// Control letters a supervise could not take yet.
+    pending: Vec<(Target, &'static [u8])>,
     clean: bool,
     /// Children the leftover-orphans phase leaves alone, fixed when it
     /// starts (see `spared`).
@@ -53,41 +56,77 @@ pub enum Next {
 
 fn read_timeout() -> Duration {
     let path = Path::new(svkit::svdir::SVSCAN_DIR).join("timeout-stop");
-    match std::fs::read_to_string(&path) {
-        Ok(t) => match t.trim().parse::<u64>() {
-            Ok(ms) => Duration::from_millis(ms),
-            Err(_) => {
-                say::warn(&format!(
-                    "{}: not a number of milliseconds: using {} ms",
-                    path.display(),
-                    DEFAULT_TIMEOUT.as_millis()
-                ));
-                DEFAULT_TIMEOUT
-            }
-        },
-        Err(_) => DEFAULT_TIMEOUT,
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return DEFAULT_TIMEOUT;
+    };
+    match parse_file_millis(&text) {
+        FileMillis::Ok(d) => d,
+        FileMillis::Clamped(d) => {
+            say::warn(&format!(
+                "{}: too long: using {} ms",
+                path.display(),
+                d.as_millis()
+            ));
+            d
+        }
+        FileMillis::Invalid => {
+            say::warn(&format!(
+                "{}: not a number of milliseconds: using {} ms",
+                path.display(),
+                DEFAULT_TIMEOUT.as_millis()
+            ));
+            DEFAULT_TIMEOUT
+        }
     }
 }
 
-impl Scanner {
-    pub fn stopping(&self) -> bool {
-        self.stop.is_some()
-    }
+/// Escalation deadlines after a phase starts: `timeout`, then one `GRACE`
+/// more for each further step (saturating: a clamped timeout is huge).
+fn ladder<const N: usize>(timeout: Duration) -> [Duration; N] {
+    std::array::from_fn(|i| timeout.saturating_add(GRACE * i as u32))
+}
 
-    pub fn begin_stop(&mut self, why: &str, now: Instant) {
-        if self.stop.is_some() {
-            say::info(&format!("{why}: already stopping"));
-            return;
+/// Starts `NAME/shutdown` when the service is up and has one.
+fn run_shutdown(t: &Tree, i: usize) -> Option<Pid> {
+    let dir = control_dir(t, Target::Main(i))?;
+    let script = dir.join(svkit::svdir::SHUTDOWN);
+    if !is_up(&dir) || !is_executable(&script) {
+        return None;
+    }
+    let e = t.table.entries.get(i)?;
+    let fds = e.service_fds(t.own.child_out());
+    match t.launcher.script(&dir, fds) {
+        Ok(pid) => Some(pid),
+        Err(err) => {
+            let shown = e.dir().join(svkit::svdir::SHUTDOWN);
+            say::warn(&svkit::exit::unable("run", &shown, &err));
+            None
         }
+    }
+}
+
+/// Children the leftover-orphans phase leaves alone: every supervise
+/// svscan started and every logger, however adopted (it must drain after
+/// the services are down).
+fn spared(t: &Tree) -> HashSet<Pid> {
+    let mut known: HashSet<Pid> = t.table.pids().chain(t.own.slot.pid).collect();
+    known.extend(loggers(t));
+    known
+}
+
+impl Stop {
+    /// Starts the shutdown: dead loggers started again (their pipes must
+    /// drain), loggers told `ox`, shutdown scripts started, the other
+    /// services told `dx`.
+    pub fn begin(t: &mut Tree, why: &str, now: Instant) -> Stop {
         let timeout = read_timeout();
         say::info(&format!("{why}: stopping services, loggers last"));
-        // A dead logger must run again to drain its pipe.
-        for i in 0..self.table.entries.len() {
-            if !self.table.entries[i].log_running() {
-                self.start_logger(i, now);
+        for i in 0..t.table.entries.len() {
+            if !t.table.entries[i].log_running() {
+                t.start_logger(i, now);
             }
         }
-        self.stop = Some(Stop {
+        let mut stop = Stop {
             phase: Phase::Scripts,
             since: now,
             step: 0,
@@ -96,140 +135,116 @@ impl Scanner {
             pending: Vec::new(),
             clean: true,
             spared: HashSet::new(),
-        });
-        for i in 0..self.table.entries.len() {
-            if self.table.entries[i].log_running() {
-                let up = control_dir(self, Target::Log(i))
-                    .map(|d| is_up(&d))
-                    .unwrap_or(true);
-                self.send(Target::Log(i), if up { b"ox" } else { b"x" });
-            }
+        };
+        let logs = (0..t.table.entries.len())
+            .filter(|&i| t.table.entries[i].log_running())
+            .map(Target::Log)
+            .chain(t.own.slot.running().then_some(Target::Own))
+            .collect::<Vec<_>>();
+        for x in logs {
+            let up = control_dir(t, x).map(|d| is_up(&d)).unwrap_or(true);
+            stop.send(t, x, if up { b"ox" } else { b"x" });
         }
-        if self.own.slot.running() {
-            let up = control_dir(self, Target::Own)
-                .map(|d| is_up(&d))
-                .unwrap_or(true);
-            self.send(Target::Own, if up { b"ox" } else { b"x" });
-        }
-        for i in 0..self.table.entries.len() {
-            if !self.table.entries[i].main.running() {
+        for i in 0..t.table.entries.len() {
+            if !t.table.entries[i].main.running() {
                 continue;
             }
-            if let Some(pid) = self.run_shutdown(i) {
-                if let Some(stop) = self.stop.as_mut() {
-                    stop.scripts.push((pid, i));
-                }
-                continue;
+            match run_shutdown(t, i) {
+                Some(pid) => stop.scripts.push((pid, i)),
+                None => stop.send(t, Target::Main(i), b"dx"),
             }
-            self.send(Target::Main(i), b"dx");
+        }
+        stop
+    }
+
+    fn send(&mut self, t: &Tree, x: Target, what: &'static [u8]) {
+        if !reach::send(t, x, what) {
+            self.pending.push((x, what));
         }
     }
 
-    /// Starts `NAME/shutdown` when the service is up and has one.
-    fn run_shutdown(&self, i: usize) -> Option<Pid> {
-        let dir = control_dir(self, Target::Main(i))?;
-        let script = dir.join(svkit::svdir::SHUTDOWN);
-        if !is_up(&dir) || !is_executable(&script) {
-            return None;
-        }
-        let e = self.table.entries.get(i)?;
-        let out = self.own.child_out();
-        let fds = e.service_fds(out);
-        match self.launcher.script(&dir, fds) {
-            Ok(pid) => Some(pid),
-            Err(err) => {
-                let shown = e.dir().join(svkit::svdir::SHUTDOWN);
-                say::warn(&svkit::exit::unable("run", &shown, &err));
-                None
+    fn retry_pending(&mut self, t: &Tree) {
+        for (x, what) in std::mem::take(&mut self.pending) {
+            if reach::running(t, x) == Some(true) {
+                self.send(t, x, what);
             }
         }
     }
 
-    /// A shutdown script finished: now its service goes down.
-    pub fn script_exited(&mut self, pid: Pid) {
-        let Some(stop) = self.stop.as_mut() else {
-            return;
-        };
-        if let Some(k) = stop.scripts.iter().position(|&(p, _)| p == pid) {
-            let (_, i) = stop.scripts.swap_remove(k);
-            self.send(Target::Main(i), b"dx");
+    /// A child was reaped: if it was a shutdown script, its service now
+    /// goes down.
+    pub fn script_exited(&mut self, t: &Tree, pid: Pid) {
+        if let Some(k) = self.scripts.iter().position(|&(p, _)| p == pid) {
+            let (_, i) = self.scripts.swap_remove(k);
+            self.send(t, Target::Main(i), b"dx");
         }
     }
 
-    fn enter(&mut self, phase: Phase, now: Instant) {
-        let spared = if phase == Phase::Orphans {
-            self.spared()
-        } else {
-            HashSet::new()
-        };
-        let Some(stop) = self.stop.as_mut() else {
-            return;
-        };
-        stop.spared = spared;
-        stop.phase = phase;
-        stop.since = now;
-        stop.step = 0;
+    fn enter(&mut self, t: &mut Tree, phase: Phase, now: Instant) {
+        self.phase = phase;
+        self.since = now;
+        self.step = 0;
         match phase {
             Phase::Orphans => {
+                self.spared = spared(t);
                 for pid in crate::reap::children() {
-                    if !stop.spared.contains(&pid) {
+                    // Unreaped children of ours: no pid here is recycled.
+                    if !self.spared.contains(&pid) {
                         let _ = kill(pid, Signal::SIGTERM);
                         let _ = kill(pid, Signal::SIGCONT);
                     }
                 }
             }
             Phase::Loggers => {
-                for e in &mut self.table.entries {
+                for e in &mut t.table.entries {
                     if let Some(l) = e.log.as_mut() {
                         l.pipe = None;
                     }
                 }
             }
-            Phase::OwnLog => self.own.restore(),
+            Phase::OwnLog => t.own.restore(),
             _ => {}
         }
     }
 
     /// Moves the shutdown on as far as it can go now; says when to call
     /// again, or the exit code once everything is down.
-    pub fn advance(&mut self, now: Instant) -> Next {
-        self.retry_pending();
+    pub fn advance(&mut self, t: &mut Tree, now: Instant) -> Next {
+        self.retry_pending(t);
         loop {
-            let Some(stop) = self.stop.as_ref() else {
-                return Next::Exit(0);
-            };
-            let (phase, since, step, timeout) = (stop.phase, stop.since, stop.step, stop.timeout);
+            let (since, step, timeout) = (self.since, self.step, self.timeout);
             let tick = now + TICK;
-            match phase {
+            match self.phase {
                 Phase::Scripts => {
-                    if stop.scripts.is_empty() {
-                        self.enter(Phase::Services, now);
+                    if self.scripts.is_empty() {
+                        self.enter(t, Phase::Services, now);
                         continue;
                     }
-                    if now < since + timeout {
-                        return Next::Wait(tick.min(since + timeout));
+                    let end = deadline(since, timeout);
+                    if now < end {
+                        return Next::Wait(tick.min(end));
                     }
-                    self.kill_scripts(timeout);
-                    self.enter(Phase::Services, now);
+                    self.kill_scripts(t);
+                    self.enter(t, Phase::Services, now);
                 }
                 Phase::Services => {
-                    let left: Vec<Target> = (0..self.table.entries.len())
-                        .filter(|&i| self.table.entries[i].main.running())
+                    let left: Vec<Target> = (0..t.table.entries.len())
+                        .filter(|&i| t.table.entries[i].main.running())
                         .map(Target::Main)
                         .collect();
                     let steps: [Duration; 3] = ladder(timeout);
-                    if let Some(w) = self.escalate(&left, &steps, b"k", now, "down") {
+                    if let Some(w) = self.escalate(t, &left, &steps, b"k", now, "down") {
                         return w;
                     }
-                    self.enter(Phase::Orphans, now);
+                    self.enter(t, Phase::Orphans, now);
                 }
                 Phase::Orphans => {
                     let left: Vec<Pid> = crate::reap::children()
                         .into_iter()
-                        .filter(|p| !stop.spared.contains(p))
+                        .filter(|p| !self.spared.contains(p))
                         .collect();
                     if left.is_empty() || step >= 2 {
-                        self.enter(Phase::Loggers, now);
+                        self.enter(t, Phase::Loggers, now);
                         continue;
                     }
                     if now < since + GRACE * (step as u32 + 1) {
@@ -244,32 +259,34 @@ impl Scanner {
                         for &p in &left {
                             let _ = kill(p, Signal::SIGKILL);
                         }
-                        self.mark_unclean();
+                        self.clean = false;
                     }
-                    self.bump();
+                    self.step += 1;
                 }
                 Phase::Loggers => {
-                    let left: Vec<Target> = (0..self.table.entries.len())
-                        .filter(|&i| self.table.entries[i].log_running())
+                    let left: Vec<Target> = (0..t.table.entries.len())
+                        .filter(|&i| t.table.entries[i].log_running())
                         .map(Target::Log)
                         .collect();
                     let steps: [Duration; 4] = ladder(timeout);
-                    if let Some(w) = self.escalate(&left, &steps, b"d", now, "drain") {
+                    if let Some(w) = self.escalate(t, &left, &steps, b"d", now, "drain") {
                         return w;
                     }
-                    self.enter(Phase::OwnLog, now);
+                    self.enter(t, Phase::OwnLog, now);
                 }
                 Phase::OwnLog => {
-                    let left: Vec<Target> = if self.own.slot.running() {
-                        vec![Target::Own]
-                    } else {
-                        vec![]
-                    };
+                    let left: Vec<Target> = t
+                        .own
+                        .slot
+                        .running()
+                        .then_some(Target::Own)
+                        .into_iter()
+                        .collect();
                     let steps: [Duration; 4] = ladder(timeout);
-                    if let Some(w) = self.escalate(&left, &steps, b"d", now, "drain") {
+                    if let Some(w) = self.escalate(t, &left, &steps, b"d", now, "drain") {
                         return w;
                     }
-                    self.enter(Phase::Last, now);
+                    self.enter(t, Phase::Last, now);
                 }
                 Phase::Last => {
                     let left = crate::reap::children();
@@ -279,16 +296,15 @@ impl Scanner {
                                 "{} process(es) would not die: exiting anyway",
                                 left.len()
                             ));
-                            self.mark_unclean();
+                            self.clean = false;
                         }
-                        let clean = self.stop.as_ref().map(|s| s.clean).unwrap_or(false);
-                        return Next::Exit(if clean { 0 } else { svkit::exit::TEMP });
+                        return Next::Exit(if self.clean { 0 } else { svkit::exit::TEMP });
                     }
                     if step == 0 {
                         for &p in &left {
                             let _ = kill(p, Signal::SIGKILL);
                         }
-                        self.bump();
+                        self.step += 1;
                     }
                     return Next::Wait(tick);
                 }
@@ -296,43 +312,20 @@ impl Scanner {
         }
     }
 
-    /// Children the leftover-orphans phase leaves alone: every supervise
-    /// svscan started and every logger, however adopted (it must drain
-    /// after the services are down).
-    fn spared(&self) -> HashSet<Pid> {
-        let mut known: HashSet<Pid> = self.table.pids().chain(self.own.slot.pid).collect();
-        known.extend(loggers(self));
-        known
-    }
-
-    fn bump(&mut self) {
-        if let Some(s) = self.stop.as_mut() {
-            s.step += 1;
-        }
-    }
-
-    fn mark_unclean(&mut self) {
-        if let Some(s) = self.stop.as_mut() {
-            s.clean = false;
-        }
-    }
-
-    fn kill_scripts(&mut self, timeout: Duration) {
-        let Some(stop) = self.stop.as_mut() else {
-            return;
-        };
-        let scripts = std::mem::take(&mut stop.scripts);
-        for (pid, i) in scripts {
+    fn kill_scripts(&mut self, t: &Tree) {
+        for (pid, i) in std::mem::take(&mut self.scripts) {
+            // Not reaped yet (script_exited drops reaped ones): the group
+            // id cannot have been recycled.
             let _ = killpg(pid, Signal::SIGKILL);
-            if let Some(e) = self.table.entries.get(i) {
+            if let Some(e) = t.table.entries.get(i) {
                 say::warn(&format!(
                     "{}/shutdown did not finish within {} ms: killed it",
                     e.show(),
-                    timeout.as_millis()
+                    self.timeout.as_millis()
                 ));
             }
-            self.send(Target::Main(i), b"dx");
-            self.mark_unclean();
+            self.send(t, Target::Main(i), b"dx");
+            self.clean = false;
         }
     }
 
@@ -342,24 +335,24 @@ impl Scanner {
     /// up. None when the phase is over.
     fn escalate(
         &mut self,
+        t: &Tree,
         left: &[Target],
         steps: &[Duration],
         first: &'static [u8],
         now: Instant,
         verb: &str,
     ) -> Option<Next> {
-        let stop = self.stop.as_ref()?;
-        if left.is_empty() || stop.step >= steps.len() {
+        if left.is_empty() || self.step >= steps.len() {
             return None;
         }
-        let (since, step) = (stop.since, stop.step);
-        let due = since + steps[step];
+        let step = self.step;
+        let due = deadline(self.since, steps[step]);
         if now < due {
             return Some(Next::Wait(due.min(now + TICK)));
         }
         let last = steps.len() - 1;
-        for &t in left {
-            let name = target_dir(&self.table, t)
+        for &x in left {
+            let name = target_dir(&t.table, x)
                 .map(|d| d.display().to_string())
                 .unwrap_or_default();
             let secs = steps[step].as_secs_f64();
@@ -377,10 +370,11 @@ impl Scanner {
                 b""
             };
             if letters.is_empty() {
-                if let Some(pid) = target_pid(self, t) {
+                if let Some(pid) = target_pid(t, x) {
                     say::warn(&format!(
                         "{name} did not {verb} within {secs:.1}s: killing its supervise (pid {pid})"
                     ));
+                    // Our unreaped child (the slot empties when reaped).
                     let _ = kill(pid, Signal::SIGKILL);
                 }
             } else {
@@ -389,17 +383,11 @@ impl Scanner {
                     "{name} did not {verb} within {secs:.1}s: sending {how} (svc -{})",
                     letters[0] as char
                 ));
-                self.send(t, letters);
+                self.send(t, x, letters);
             }
         }
-        self.mark_unclean();
-        self.bump();
+        self.clean = false;
+        self.step += 1;
         Some(Next::Wait(now))
     }
-}
-
-/// Escalation deadlines after a phase starts: `timeout`, then one `GRACE`
-/// more for each further step.
-fn ladder<const N: usize>(timeout: Duration) -> [Duration; N] {
-    std::array::from_fn(|i| timeout + GRACE * i as u32)
 }

@@ -1,8 +1,8 @@
 //! When to scan: at start, on SIGHUP/SIGALRM, and every 5 s — where the
 //! 5 s scan is skipped (one stat of DIR) while DIR is unchanged and
-//! nothing waits to be started, reported or forgotten.
+//! nothing waits to be started, reported or forgotten. `due` is the pure
+//! decision; `dir_stamp` the one stat it needs.
 
-use crate::scan::Scanner;
 use nix::sys::stat::stat;
 use std::time::{Duration, Instant};
 
@@ -10,12 +10,27 @@ use std::time::{Duration, Instant};
 /// directory: any entry added, removed or renamed changes them.
 pub type Stamp = (u64, u64, i64, i64, i64, i64);
 
-/// A periodic scan is done in full at least this often even when DIR
-/// looks unchanged (a symlinked service replaced elsewhere, `.svscan/log`
-/// created inside an existing `.svscan`).
+/// At least this often, even when DIR looks unchanged, what can change
+/// without DIR changing is checked: the targets of symlinked services
+/// (replaced elsewhere) and `.svscan/log` (created inside an existing
+/// `.svscan`). Real directories cannot change without DIR's times.
 pub const FULL_SCAN_EVERY: Duration = Duration::from_secs(60);
 
-fn dir_stamp() -> Option<Stamp> {
+/// What a tick has to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing: DIR unchanged, nothing waiting.
+    No,
+    /// Re-check the symlinked entries and `.svscan/log` only.
+    Links,
+    /// Read DIR and look at every entry.
+    Full,
+}
+
+/// DIR's stamp, or None when it cannot be trusted: a change in the same
+/// clock tick as the one we saw would leave the times equal, so only
+/// times at least two seconds old count.
+pub fn dir_stamp() -> Option<Stamp> {
     let st = stat(".").ok()?;
     let stamp = (
         st.st_dev,
@@ -25,8 +40,6 @@ fn dir_stamp() -> Option<Stamp> {
         st.st_ctime,
         st.st_ctime_nsec,
     );
-    // A change in the same clock tick as the one we saw would leave the
-    // times equal: trust only times at least two seconds old.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
@@ -34,35 +47,49 @@ fn dir_stamp() -> Option<Stamp> {
     (now - st.st_mtime.max(st.st_ctime) >= 2).then_some(stamp)
 }
 
-impl Scanner {
-    /// The periodic scan: skipped (one stat of DIR) when DIR is unchanged
-    /// since the last full scan, nothing is waiting to be started or
-    /// reported, and the last full scan is recent. `forced` (SIGHUP,
-    /// SIGALRM, start-up) always scans in full.
-    pub fn tick(&mut self, now: Instant, forced: bool) {
-        let stamp = dir_stamp();
-        let recent = self
-            .last_full
-            .map(|t| now.duration_since(t) < FULL_SCAN_EVERY)
-            .unwrap_or(false);
-        if !forced && recent && stamp.is_some() && stamp == self.stamp && !self.work_waiting() {
-            return;
-        }
-        self.stamp = stamp;
-        self.last_full = Some(now);
-        self.scan(now);
+/// What a periodic tick must do: a full scan when `forced` (SIGHUP,
+/// SIGALRM, start-up), when work is `waiting`, or when DIR's stamp is
+/// unknown or changed since the last full scan; the links check when that
+/// scan is older than FULL_SCAN_EVERY; else nothing.
+pub fn due(
+    now: Instant,
+    forced: bool,
+    stamp: Option<Stamp>,
+    last: Option<Stamp>,
+    last_full: Option<Instant>,
+    waiting: bool,
+) -> Due {
+    let Some(full) = last_full else {
+        return Due::Full;
+    };
+    if forced || waiting || stamp.is_none() || stamp != last {
+        Due::Full
+    } else if now.saturating_duration_since(full) >= FULL_SCAN_EVERY {
+        Due::Links
+    } else {
+        Due::No
     }
+}
 
-    /// Something a scan may change without DIR changing: a problem
-    /// reported (e.g. `run` missing), a supervise waiting to be restarted,
-    /// an entry gone from DIR waiting to be forgotten.
-    fn work_waiting(&self) -> bool {
-        !self.once.is_empty()
-            || (self.own.configured() && !self.own.slot.running())
-            || self.table.entries.iter().any(|e| {
-                !e.active
-                    || !e.main.running()
-                    || e.log.as_ref().map(|l| !l.slot.running()).unwrap_or(false)
-            })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_case() {
+        let t0 = Instant::now();
+        let s = Some((1, 2, 3, 4, 5, 6));
+        let other = Some((1, 2, 3, 4, 5, 7));
+        let soon = t0 + Duration::from_secs(5);
+        let late = t0 + FULL_SCAN_EVERY;
+        assert_eq!(due(soon, false, s, s, Some(t0), false), Due::No);
+        assert_eq!(due(soon, true, s, s, Some(t0), false), Due::Full);
+        assert_eq!(due(soon, false, s, s, Some(t0), true), Due::Full);
+        assert_eq!(due(soon, false, other, s, Some(t0), false), Due::Full);
+        assert_eq!(due(soon, false, None, None, Some(t0), false), Due::Full);
+        assert_eq!(due(soon, false, s, s, None, false), Due::Full);
+        // An unchanged DIR is never read in full just because time passed.
+        assert_eq!(due(late, false, s, s, Some(t0), false), Due::Links);
+        assert_eq!(due(late, true, s, s, Some(t0), false), Due::Full);
     }
 }

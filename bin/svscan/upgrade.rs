@@ -7,9 +7,10 @@
 //! `ok …` in the same file. Any failure before the exec leaves this svscan
 //! running and answers `fail REASON`.
 
+use crate::limit::Cap;
 use crate::say;
-use crate::scan::Scanner;
-use crate::state::{EntryState, State};
+use crate::state::{set_cloexec, EntryState, State};
+use crate::tree::Tree;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use std::ffi::CString;
 use std::io::{Read, Seek, Write};
@@ -129,22 +130,8 @@ fn check(exe: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn set_cloexec(fds: &[RawFd], on: bool) -> Result<(), String> {
-    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    let flag = if on {
-        FdFlag::FD_CLOEXEC
-    } else {
-        FdFlag::empty()
-    };
-    for &fd in fds {
-        fcntl(fd, FcntlArg::F_SETFD(flag))
-            .map_err(|e| format!("unable to pass descriptor {fd}: {}", e.desc()))?;
-    }
-    Ok(())
-}
-
 /// The state of this svscan, descriptors by number.
-fn capture(s: &Scanner, lock: Option<RawFd>) -> State {
+fn capture(s: &Tree, cap: Cap, lock: Option<RawFd>) -> State {
     let entries = s
         .table
         .entries
@@ -164,47 +151,45 @@ fn capture(s: &Scanner, lock: Option<RawFd>) -> State {
         })
         .collect();
     State {
-        cap: s.cap,
+        cap,
         lock,
         own: s.own.state(),
         entries,
     }
 }
 
-impl Scanner {
-    /// SIGUSR2: become the program named in the request. Returns only
-    /// when this svscan stays (the reason is in the answer file).
-    pub fn upgrade(&mut self, lock: Option<RawFd>) {
-        if self.stopping() || self.handover.is_some() {
-            fail("busy (stopping, or an upgrade is still replacing supervisors)");
-            return;
-        }
-        let exe = match requested().and_then(|e| check(&e).map(|()| e)) {
-            Ok(e) => e,
-            Err(m) => return fail(&m),
-        };
-        let state = capture(self, lock);
-        let memfd = match write_state(&state) {
-            Ok(fd) => fd,
-            Err(m) => return fail(&m),
-        };
-        let mut fds = state.fds();
-        fds.push(memfd.as_raw_fd());
-        if let Err(m) = set_cloexec(&fds, false) {
-            let _ = set_cloexec(&fds, true);
-            return fail(&m);
-        }
-        say::info(&format!("upgrading: executing {}", exe.display()));
-        let err = exec(&exe, memfd.as_raw_fd());
-        let _ = set_cloexec(&fds, true);
-        std::env::remove_var(RESUME_ENV);
-        unblock();
-        fail(&format!(
-            "unable to execute {}: {}",
-            exe.display(),
-            err.desc()
-        ));
+/// SIGUSR2: become the program named in the request. Returns only when
+/// this svscan stays (the reason is in the answer file).
+pub fn upgrade(tree: &Tree, cap: Cap, lock: Option<RawFd>, busy: bool) {
+    if busy {
+        fail("busy (stopping, or an upgrade is still replacing supervisors)");
+        return;
     }
+    let exe = match requested().and_then(|e| check(&e).map(|()| e)) {
+        Ok(e) => e,
+        Err(m) => return fail(&m),
+    };
+    let state = capture(tree, cap, lock);
+    let memfd = match write_state(&state) {
+        Ok(fd) => fd,
+        Err(m) => return fail(&m),
+    };
+    let mut fds = state.fds();
+    fds.push(memfd.as_raw_fd());
+    if let Err(m) = set_cloexec(&fds, false) {
+        let _ = set_cloexec(&fds, true);
+        return fail(&m);
+    }
+    say::info(&format!("upgrading: executing {}", exe.display()));
+    let err = exec(&exe, memfd.as_raw_fd());
+    let _ = set_cloexec(&fds, true);
+    std::env::remove_var(RESUME_ENV);
+    unblock();
+    fail(&format!(
+        "unable to execute {}: {}",
+        exe.display(),
+        err.desc()
+    ));
 }
 
 fn write_state(st: &State) -> Result<OwnedFd, String> {
@@ -243,7 +228,7 @@ pub fn resume() -> Option<Result<State, String>> {
     let v = std::env::var_os(RESUME_ENV)?;
     std::env::remove_var(RESUME_ENV);
     let fd: RawFd = match v.to_str().and_then(|s| s.parse().ok()) {
-        Some(fd) if fd > 2 && is_open(fd) => fd,
+        Some(fd) if fd > 2 && crate::state::is_open(fd) => fd,
         _ => return Some(Err(format!("{RESUME_ENV}: not a descriptor"))),
     };
     // SAFETY-free: own_fd takes a descriptor nothing else owns (checked
@@ -253,21 +238,10 @@ pub fn resume() -> Option<Result<State, String>> {
     if let Err(e) = f.read_to_string(&mut text) {
         return Some(Err(format!("unable to read the state: {e}")));
     }
-    Some(
-        State::unpack(&text).and_then(|st| match st.fds().into_iter().find(|&fd| !is_open(fd)) {
+    Some(State::unpack(&text).and_then(|st| {
+        match st.fds().into_iter().find(|&fd| !crate::state::is_open(fd)) {
             Some(fd) => Err(format!("descriptor {fd} of the state is not open")),
             None => Ok(st),
-        }),
-    )
-}
-
-pub fn is_open(fd: RawFd) -> bool {
-    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok()
-}
-
-/// Takes a descriptor named in the state.
-pub fn adopt(fd: RawFd) -> OwnedFd {
-    let f = svkit::sys::own_fd(fd);
-    let _ = set_cloexec(&[fd], true);
-    f
+        }
+    }))
 }

@@ -65,7 +65,7 @@ make_tree() { # dir
 
 cmd_of() { # IMPL DIR -> the scanner's command line
   case $1 in
-    svkit) echo "$SVKIT_BIN/svscan $2" ;;
+    svkit) echo "$SVKIT_BIN/svscan -c $N $2" ;;
     daemontools) echo "env PATH=/usr/bin:/bin /usr/bin/svscan $2" ;;
     runit) echo "env PATH=/usr/bin:/bin /usr/bin/runsvdir -P $2" ;;
     s6) echo "env PATH=/usr/bin:/bin /usr/bin/s6-svscan -c $((2 * N)) $2" ;;

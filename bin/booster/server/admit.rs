@@ -90,7 +90,13 @@ impl Server {
         if n <= mine + 1 {
             return false;
         }
-        self.conns.remove(&oldest);
+        if let Some(c) = self.conns.remove(&oldest) {
+            c.send(&Reply::Error {
+                kind: kind::BUSY,
+                errno: libc::EAGAIN as u32,
+                text: b"busy: dropped at the connection cap for a lighter uid".to_vec(),
+            });
+        }
         self.log_refusal(
             uid,
             "pending connection dropped for a lighter uid at the cap",
