@@ -20,6 +20,11 @@ use svkit::xstatus::{self, Death, XStatus};
 /// The restart floor: at most one start of `run` per second.
 pub const FLOOR: Duration = Duration::from_secs(1);
 
+/// How often a held leader's group is looked at: its other members are
+/// not our children (no SIGCHLD tells when the last one exits), and the
+/// leader is let go of as soon as it is alone.
+pub const HELD_CHECK: Duration = Duration::from_millis(200);
+
 /// The service-directory files a transition may need, read by the caller
 /// before the event (never in the middle of a transition).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +89,8 @@ pub enum Event {
     FinishExited(Option<i32>),
     /// The readiness newline arrived.
     Ready,
+    /// The group of the held leader `pid` has no live member left.
+    HeldGroupEmpty(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +112,9 @@ pub enum Action {
     Hold(u32),
     /// SIGKILL the group of a held leader, then reap it.
     KillHeld(u32),
+    /// Look whether the held leader's group still has live members; feed
+    /// back `HeldGroupEmpty` when it has none.
+    CheckHeld(u32),
     Warn(String),
 }
 
@@ -128,6 +138,8 @@ pub struct Finish {
 pub struct Held {
     pub pid: u32,
     pub kill_at: Instant,
+    /// When its group is next looked at (see [`HELD_CHECK`]).
+    pub check_at: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -261,7 +273,7 @@ impl Machine {
         ]
         .into_iter()
         .flatten()
-        .chain(self.held.iter().map(|h| h.kill_at))
+        .chain(self.held.iter().map(|h| h.kill_at.min(h.check_at)))
         .min()
     }
 
@@ -318,7 +330,7 @@ impl Machine {
                     _ if self.run.is_some() => self.no_backoff(),
                     _ => {}
                 }
-                self.run_exited(wstatus, group_alive, wall, &mut out)
+                self.run_exited(wstatus, group_alive, now, wall, &mut out)
             }
             Event::FinishForked(sig) => {
                 self.finish = Some(Finish {
@@ -342,6 +354,14 @@ impl Machine {
                 if self.run.is_some() {
                     self.x.ready = wall;
                     self.x.set(xstatus::FLAG_READY, true);
+                }
+            }
+            Event::HeldGroupEmpty(pid) => {
+                // Nothing left to kill: reap it now, its deadline with it.
+                let before = self.held.len();
+                self.held.retain(|h| h.pid != pid);
+                if self.held.len() < before {
+                    out.push(Action::Reap(pid));
                 }
             }
         }
@@ -399,7 +419,14 @@ impl Machine {
         }
     }
 
-    fn run_exited(&mut self, wstatus: i32, group_alive: bool, wall: Tai64n, out: &mut Vec<Action>) {
+    fn run_exited(
+        &mut self,
+        wstatus: i32,
+        group_alive: bool,
+        now: Instant,
+        wall: Tai64n,
+        out: &mut Vec<Action>,
+    ) {
         let Some(r) = self.run.take() else {
             return;
         };
@@ -409,6 +436,7 @@ impl Machine {
                     self.held.push(Held {
                         pid: r.sig.pid,
                         kill_at: t,
+                        check_at: now + HELD_CHECK,
                     });
                     out.push(Action::Hold(r.sig.pid));
                 }
@@ -445,6 +473,10 @@ impl Machine {
             .partition(|h| now >= h.kill_at);
         self.held = keep;
         out.extend(due.into_iter().map(|h| Action::KillHeld(h.pid)));
+        for h in self.held.iter_mut().filter(|h| now >= h.check_at) {
+            h.check_at = now + HELD_CHECK;
+            out.push(Action::CheckHeld(h.pid));
+        }
         if self.start_time().is_some_and(|t| now >= t) {
             self.last_start = Some(now);
             out.push(Action::SpawnRun);
@@ -504,8 +536,17 @@ mod tests {
         m.held.push(Held {
             pid: PID,
             kill_at: past,
+            check_at: now + HELD_CHECK,
         });
         v.push(("held_due", m));
+        let mut m = base(Want::Down, now);
+        m.exiting = true;
+        m.held.push(Held {
+            pid: PID,
+            kill_at: now + Duration::from_secs(60),
+            check_at: past,
+        });
+        v.push(("held_check_due", m));
         v
     }
 
@@ -531,6 +572,7 @@ mod tests {
             Event::FinishExited(None),
             Event::FinishExited(Some(PERMANENT_FAILURE)),
             Event::Ready,
+            Event::HeldGroupEmpty(PID),
         ]);
         v
     }
@@ -574,6 +616,16 @@ mod tests {
                             assert!(before.held.iter().any(|h| h.pid == *pid), "{at}");
                             assert!(!m.held.iter().any(|h| h.pid == *pid), "{at}");
                         }
+                        Action::CheckHeld(pid) => {
+                            assert!(m.held.iter().any(|h| h.pid == *pid), "{at}");
+                            assert!(m.deadline() > Some(now), "{at}");
+                        }
+                        // A held leader is reaped when its group is empty,
+                        // with its deadline.
+                        Action::Reap(pid) if before.held.iter().any(|h| h.pid == *pid) => {
+                            assert_eq!(ev, Event::HeldGroupEmpty(*pid), "{at}");
+                            assert!(!m.held.iter().any(|h| h.pid == *pid), "{at}");
+                        }
                         // Reaped or held only when it was our run, and let
                         // go of with its deadline in the same step.
                         Action::Reap(pid) | Action::Hold(pid) => {
@@ -599,7 +651,7 @@ mod tests {
                 assert_eq!(x.has(xstatus::FLAG_FINISHING), m.finish.is_some(), "{at}");
             }
         }
-        assert_eq!(pairs, 9 * (15 + 9));
+        assert_eq!(pairs, 10 * (15 + 10));
     }
 
     fn on(m: &mut Machine, ev: Event, now: Instant) -> Vec<Action> {
@@ -676,6 +728,37 @@ mod tests {
             );
             assert!(m.held.is_empty());
         }
+    }
+
+    /// A held leader whose group empties long before its deadline is
+    /// reaped then, and the deadline goes with it (`svc -dx` exits).
+    #[test]
+    fn a_held_leader_is_let_go_when_its_group_empties() {
+        let now = Instant::now();
+        let long = Snapshot {
+            timeout_kill: Some(Duration::from_secs(60)),
+            ..snap()
+        };
+        let mut m = base(Want::Up, now);
+        m.on(Event::Tick, now, Tai64n::now(), &long);
+        m.on(Event::RunForked(sig(PID)), now, Tai64n::now(), &long);
+        m.on(Event::Control(b'd'), now, Tai64n::now(), &long);
+        m.on(Event::Control(b'x'), now, Tai64n::now(), &long);
+        let ev = Event::RunExited {
+            wstatus: 15,
+            group_alive: true,
+        };
+        m.on(ev, now, Tai64n::now(), &long);
+        assert!(!m.done());
+        let t = now + HELD_CHECK;
+        assert_eq!(m.deadline(), Some(t), "looked at soon, not in 60 s");
+        assert_eq!(on(&mut m, Event::Tick, t), vec![Action::CheckHeld(PID)]);
+        assert_eq!(m.deadline(), Some(t + HELD_CHECK));
+        assert_eq!(
+            on(&mut m, Event::HeldGroupEmpty(PID), t),
+            vec![Action::Reap(PID)]
+        );
+        assert!(m.held.is_empty() && m.deadline().is_none() && m.done());
     }
 
     #[test]

@@ -162,6 +162,13 @@ impl Sup {
                 kill_group(pid);
                 let _ = svkit::sys::reap_raw(pid as i32);
             }
+            Action::CheckHeld(pid) => {
+                // The zombie still pins the group id, so the look is about
+                // its group and nobody else's.
+                if !svkit::procstat::group_has_live_members(pid, pid) {
+                    self.feed(Event::HeldGroupEmpty(pid), now);
+                }
+            }
             Action::Warn(m) => svkit::exit::warn("supervise", &m),
         }
     }
