@@ -125,6 +125,9 @@ pub struct Run {
     pub adopted: bool,
     /// After `d` with `timeout-kill`: when its group gets SIGKILL.
     pub kill_at: Option<Instant>,
+    /// The same moment on the wall clock, recorded in xstatus so that a
+    /// replacing supervise keeps the deadline.
+    pub kill_wall: Tai64n,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +235,11 @@ impl Machine {
             .delay
             .filter(|_| backing_off)
             .map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
+        self.x.kill_at = self
+            .run
+            .as_ref()
+            .filter(|r| r.kill_at.is_some())
+            .map_or(Tai64n::ZERO, |r| r.kill_wall);
         let st = Status {
             when: self.x.changed,
             pid,
@@ -291,7 +299,7 @@ impl Machine {
     pub fn on(&mut self, ev: Event, now: Instant, wall: Tai64n, snap: &Snapshot) -> Vec<Action> {
         let mut out = Vec::new();
         match ev {
-            Event::Control(b) => self.control(b, now, snap, &mut out),
+            Event::Control(b) => self.control(b, now, wall, snap, &mut out),
             Event::Tick => self.tick(now, &mut out),
             Event::RunForked(sig) => {
                 self.changed_before = self.x.changed;
@@ -299,6 +307,7 @@ impl Machine {
                     sig,
                     adopted: false,
                     kill_at: None,
+                    kill_wall: Tai64n::ZERO,
                 });
                 self.x.changed = wall;
                 self.pending = false;
@@ -368,7 +377,14 @@ impl Machine {
         out
     }
 
-    fn control(&mut self, byte: u8, now: Instant, snap: &Snapshot, out: &mut Vec<Action>) {
+    fn control(
+        &mut self,
+        byte: u8,
+        now: Instant,
+        wall: Tai64n,
+        snap: &Snapshot,
+        out: &mut Vec<Action>,
+    ) {
         let Some(cmd) = Command::from_byte(byte) else {
             if !self.garbage_warned {
                 self.garbage_warned = true;
@@ -402,6 +418,7 @@ impl Machine {
                     self.paused = false;
                     if let Some(d) = snap.timeout_kill {
                         r.kill_at = Some(svkit::duration::deadline(now, d));
+                        r.kill_wall = tai_plus(wall, d);
                     }
                 }
             }
@@ -505,6 +522,7 @@ mod tests {
             sig: sig(PID),
             adopted,
             kill_at,
+            kill_wall: Tai64n::ZERO,
         };
         let mut v = Vec::new();
         v.push(("idle_down", base(Want::Down, now)));
@@ -649,6 +667,8 @@ mod tests {
                 let (st, x) = m.records();
                 assert_eq!(st.pid, m.run.as_ref().map_or(0, |r| r.sig.pid), "{at}");
                 assert_eq!(x.has(xstatus::FLAG_FINISHING), m.finish.is_some(), "{at}");
+                let armed = m.run.as_ref().is_some_and(|r| r.kill_at.is_some());
+                assert!(x.kill_at.is_zero() || armed, "{at}");
             }
         }
         assert_eq!(pairs, 10 * (15 + 10));
@@ -684,6 +704,8 @@ mod tests {
             ]
         );
         assert!(m.kill_armed());
+        let x = m.records().1;
+        assert!(!x.kill_at.is_zero(), "recorded for a replacing supervise");
         let t = now + Duration::from_secs(2);
         assert_eq!(m.deadline(), Some(t));
         assert_eq!(
@@ -691,6 +713,7 @@ mod tests {
             vec![Action::KillGroup(Proc::Run)]
         );
         assert_eq!(m.deadline(), None);
+        assert!(m.records().1.kill_at.is_zero());
     }
 
     #[test]
@@ -770,6 +793,7 @@ mod tests {
             sig: sig(PID),
             adopted: true,
             kill_at: None,
+            kill_wall: Tai64n::ZERO,
         });
         let out = on(
             &mut m,

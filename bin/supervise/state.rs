@@ -345,12 +345,14 @@ impl Sup {
         }
     }
 
-    /// Takes over a `run` left by a killed supervise.
-    pub fn adopt_run(&mut self, sig: ProcSig, pidfd: PidFd) {
+    /// Takes over a `run` left by a killed supervise, with the kill
+    /// deadline it had (`kill_at`, its wall-clock time `kill_wall`).
+    pub fn adopt_run(&mut self, sig: ProcSig, pidfd: PidFd, kill: Option<(Instant, Tai64n)>) {
         self.m.run = Some(crate::machine::Run {
             sig,
             adopted: true,
-            kill_at: None,
+            kill_at: kill.map(|k| k.0),
+            kill_wall: kill.map_or(Tai64n::ZERO, |k| k.1),
         });
         self.run_pidfd = Some(pidfd);
         self.m.pending = false;
