@@ -416,7 +416,10 @@ impl Machine {
                     out.push(Action::Signal(snap.down_signal));
                     out.push(Action::Signal(Signal::SIGCONT));
                     self.paused = false;
-                    if let Some(d) = snap.timeout_kill {
+                    // Armed by the first `d` only: a repeated `d` must
+                    // not push it back (a `d` every second would keep a
+                    // service that ignores the signal alive for ever).
+                    if let (Some(d), None) = (snap.timeout_kill, r.kill_at) {
                         r.kill_at = Some(svkit::duration::deadline(now, d));
                         r.kill_wall = tai_plus(wall, d);
                     }
@@ -714,6 +717,26 @@ mod tests {
         );
         assert_eq!(m.deadline(), None);
         assert!(m.records().1.kill_at.is_zero());
+    }
+
+    #[test]
+    fn a_repeated_d_keeps_the_first_deadline() {
+        let now = Instant::now();
+        let mut m = base(Want::Up, now);
+        on(&mut m, Event::Tick, now);
+        on(&mut m, Event::RunForked(sig(PID)), now);
+        on(&mut m, Event::Control(b'd'), now);
+        let first = m.deadline();
+        let wall = m.records().1.kill_at;
+        let later = now + Duration::from_secs(1);
+        let out = on(&mut m, Event::Control(b'd'), later);
+        assert_eq!(out.len(), 2, "signalled again: {out:?}");
+        assert_eq!(m.deadline(), first);
+        assert_eq!(m.records().1.kill_at, wall);
+        assert_eq!(
+            on(&mut m, Event::Tick, now + Duration::from_secs(2)),
+            vec![Action::KillGroup(Proc::Run)]
+        );
     }
 
     #[test]
