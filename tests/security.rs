@@ -441,3 +441,48 @@ fn multilog_paths_behave_as_documented() {
     assert_eq!(std::fs::read(s.join("victim")).unwrap(), b"precious\n");
     assert_eq!(mode(&s.join("victim")), 0o644);
 }
+
+/// Runs `supervise DIR` (under a guard: a supervise that wrongly carries
+/// on is killed with its children) and returns its exit code and stderr
+/// once it exits, or None when it still runs after `T`.
+fn supervise_refused(s: &Scratch, dir: &Path) -> Option<(i32, String)> {
+    let mut g = Guard::new();
+    let errf = s.join("stderr");
+    let pid = g.spawn(
+        ours("supervise")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&errf).unwrap()),
+    );
+    let mut code = None;
+    poll_until(T, || {
+        code = g.child(pid).unwrap().try_wait().unwrap();
+        code.is_some()
+    });
+    let err = std::fs::read_to_string(&errf).unwrap_or_default();
+    code.map(|c| (c.code().unwrap_or(-1), err))
+}
+
+/// A hard link planted at `supervise/lock` (to a file of somebody else's)
+/// is refused: supervise neither runs nor writes, and the file is intact.
+#[test]
+fn supervise_refuses_a_hard_linked_lock() {
+    let s = Scratch::new("lock-hardlink");
+    let dir = service(&s.path, "x");
+    std::fs::create_dir_all(dir.join("supervise")).unwrap();
+    let victim = s.join("victim");
+    std::fs::write(&victim, "secret\n").unwrap();
+    std::fs::hard_link(&victim, dir.join("supervise/lock")).unwrap();
+    let (code, err) = supervise_refused(&s, &dir).expect("supervise ran");
+    assert_eq!(code, 111, "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "supervise: fatal: unable to acquire {}/supervise/lock: 2 links to the file (a lock has one)\n",
+            dir.display()
+        )
+    );
+    assert_eq!(starts(&dir), 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret\n");
+    assert_eq!(std::fs::metadata(&victim).unwrap().nlink(), 2);
+}

@@ -4,7 +4,6 @@
 use nix::sys::stat::Mode;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use svkit::exit::unable;
@@ -29,12 +28,9 @@ pub fn lock(label: &str) -> anyhow::Result<File> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => anyhow::bail!(unable("mkdir", Path::new(&full(svdir::SUPERVISE)), &e)),
     }
-    let lock = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(svdir::LOCK)
-        .and_then(|f| svkit::sys::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB).map(|_| f))
+    // A symlink, a hard link or anything but a plain file is refused:
+    // root must not lock (or create) a file somebody else named.
+    let lock = svkit::lock::lock_exclusive_nb_mode(Path::new(svdir::LOCK), 0o600)
         .map_err(|e| anyhow::anyhow!(unable("acquire", Path::new(&full(svdir::LOCK)), &e)))?;
     Ok(lock)
 }
