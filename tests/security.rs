@@ -486,3 +486,43 @@ fn supervise_refuses_a_hard_linked_lock() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret\n");
     assert_eq!(std::fs::metadata(&victim).unwrap().nlink(), 2);
 }
+
+/// `supervise/control` or `supervise/ok` planted as a symlink (to a
+/// device, or to a fifo somebody else reads) is refused without being
+/// opened: supervise does not start, and the fifo behind it gets no
+/// reader from supervise.
+#[test]
+fn supervise_refuses_symlinked_fifos() {
+    use std::os::unix::fs::OpenOptionsExt;
+    for name in ["control", "ok"] {
+        let s = Scratch::new(&format!("fifo-link-{name}"));
+        let dir = service(&s.path, "x");
+        std::fs::create_dir_all(dir.join("supervise")).unwrap();
+        let elsewhere = s.join("elsewhere");
+        nix::unistd::mkfifo(&elsewhere, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.join("supervise").join(name)).unwrap();
+        let (code, err) = supervise_refused(&s, &dir).expect("supervise ran");
+        assert_eq!(code, 111, "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "supervise: fatal: unable to read {}/supervise/{name}: not a fifo\n",
+                dir.display()
+            )
+        );
+        assert_eq!(starts(&dir), 0);
+        // Nobody reads the fifo behind the link.
+        let w = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&elsewhere);
+        assert_eq!(w.unwrap_err().raw_os_error(), Some(libc::ENXIO));
+        // A symlink to a device is refused the same way.
+        let link = dir.join("supervise").join(name);
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let (code, err) = supervise_refused(&s, &dir).expect("supervise ran");
+        assert_eq!(code, 111, "{err}");
+        assert!(err.ends_with(": not a fifo\n"), "{err}");
+    }
+}

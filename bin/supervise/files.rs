@@ -36,26 +36,35 @@ pub fn lock(label: &str) -> anyhow::Result<File> {
 }
 
 /// Makes (mode 0600) and opens a fifo read+write, non-blocking: with our
-/// own writer it never reads EOF.
+/// own writer it never reads EOF. Only a fifo is opened: a symlink (to a
+/// device, say, or to somebody else's fifo) or any other file planted at
+/// `name` is refused without being opened (`lstat` first, then
+/// `O_NOFOLLOW`, then `fstat` must name the very fifo `lstat` saw).
 fn open_fifo(label: &str, name: &str) -> anyhow::Result<File> {
+    use std::os::unix::fs::MetadataExt;
     let path = Path::new(name);
     let shown = format!("{label}/{name}");
     match nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600)) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
         Err(e) => anyhow::bail!(unable("mkfifo", Path::new(&shown), &io::Error::from(e))),
     }
+    let not_fifo = || anyhow::anyhow!("unable to read {shown}: not a fifo");
+    let seen = std::fs::symlink_metadata(path)
+        .map_err(|e| anyhow::anyhow!(unable("read", Path::new(&shown), &e)))?;
+    if !seen.file_type().is_fifo() {
+        return Err(not_fifo());
+    }
     let f = OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
         .open(path)
         .map_err(|e| anyhow::anyhow!(unable("read", Path::new(&shown), &e)))?;
-    let is_fifo = f
+    let same_fifo = f
         .metadata()
-        .map(|m| m.file_type().is_fifo())
-        .unwrap_or(false);
-    if !is_fifo {
-        anyhow::bail!("unable to read {shown}: not a fifo");
+        .is_ok_and(|m| m.file_type().is_fifo() && m.dev() == seen.dev() && m.ino() == seen.ino());
+    if !same_fifo {
+        return Err(not_fifo());
     }
     Ok(f)
 }
