@@ -17,10 +17,12 @@ const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 1 << 2;
 pub struct PidFd {
     fd: OwnedFd,
     pid: u32,
-    /// Our own child, not reaped yet: its number cannot be recycled, so
-    /// on kernels without group signalling through a pidfd, `kill(-pid)`
-    /// is still exact (SPEC: "hold it unreaped").
-    unreaped_child: bool,
+    /// Opened as our own unreaped child. Before `kill(-pid)` relies on it
+    /// (kernels without group signalling through a pidfd), the kernel is
+    /// asked whether the child is still unreaped
+    /// ([`PidFd::is_unreaped_child`]): a holder that keeps the PidFd past
+    /// reaping, by whatever call, can never signal a recycled number.
+    child: bool,
 }
 
 /// What a group signal reached.
@@ -48,7 +50,7 @@ impl PidFd {
         Ok(PidFd {
             fd: crate::sys::pidfd_open(pid)?,
             pid,
-            unreaped_child: false,
+            child: false,
         })
     }
 
@@ -56,8 +58,21 @@ impl PidFd {
     /// is certainly the child's).
     pub fn of_child(pid: u32) -> io::Result<PidFd> {
         let mut p = PidFd::open(pid)?;
-        p.unreaped_child = true;
+        p.child = true;
         Ok(p)
+    }
+
+    /// Says the child has been reaped: from now on it is never signalled
+    /// by number (also without this call, once the kernel says so).
+    pub fn mark_reaped(&mut self) {
+        self.child = false;
+    }
+
+    /// True while this is our child and nobody has reaped it, so its pid
+    /// (and the process group id it leads) cannot have been recycled.
+    /// Asked of the kernel (`waitid(P_PIDFD, WNOWAIT)`) each time.
+    pub fn is_unreaped_child(&self) -> bool {
+        self.child && crate::sys::pidfd_is_unreaped_child(self.fd.as_raw_fd())
     }
 
     pub fn pid(&self) -> u32 {
@@ -78,7 +93,7 @@ impl PidFd {
             Ok(()) => return Reached::Group,
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
                 // No group signalling through pidfds on this kernel.
-                if self.unreaped_child {
+                if self.is_unreaped_child() {
                     let p = nix::unistd::Pid::from_raw(-(self.pid as i32));
                     if nix::sys::signal::kill(p, sig).is_ok() {
                         return Reached::Group;
@@ -120,5 +135,36 @@ impl std::os::fd::AsFd for PidFd {
 impl AsRawFd for PidFd {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PidFd kept past reaping (here reaped by `Child::wait`, not
+    /// through the PidFd) no longer counts as an unreaped child, so the
+    /// `kill(-pid)` fallback of older kernels is closed to it.
+    #[test]
+    fn reaped_child_is_no_longer_signalled_by_number() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let p = PidFd::of_child(child.id()).unwrap();
+        assert!(p.is_unreaped_child());
+        child.kill().unwrap();
+        // Dead but not reaped: still ours, the number still pinned.
+        assert!(crate::procstat::read(child.id()).is_ok());
+        assert!(p.is_unreaped_child());
+        child.wait().unwrap();
+        assert!(!p.is_unreaped_child());
+        assert_eq!(p.signal_group(Signal::SIGKILL), Reached::Gone);
+        // Not our child at all: never.
+        let me = PidFd::open(std::process::id()).unwrap();
+        assert!(!me.is_unreaped_child());
+        let mut c = PidFd::of_child(std::process::id()).unwrap();
+        c.mark_reaped();
+        assert!(!c.is_unreaped_child());
     }
 }

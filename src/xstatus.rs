@@ -26,9 +26,11 @@
 //! | 92..100 | `finish`'s start time |
 //! | 100.. | N history entries, newest first: TAI64N (12) + raw wait status (4) |
 //! | then | optional trailer (16 bytes, the restart policy): TAI64N of the next start (12; zero: none planned), current backoff delay in ms (u32) |
+//! | then | optional (12 bytes): TAI64N of `run`'s `timeout-kill` deadline (zero: none armed) |
 //!
 //! Readers ignore bytes after what they know, so the trailer needs no new
-//! version: a record without it reads as "no backoff".
+//! version: a record without it reads as "no backoff", one without the
+//! kill deadline as "none armed".
 
 use crate::procsig::ProcSig;
 use crate::status::Want;
@@ -54,7 +56,12 @@ pub const FLAG_NORMALLY_UP: u8 = 32;
 pub const FLAG_FAILED: u8 = 64;
 /// The next start waits beyond the one-second floor (the `backoff` file).
 pub const FLAG_BACKOFF: u8 = 128;
-pub const TRAILER_LEN: usize = 16;
+/// The whole trailer: the restart policy, then the kill deadline.
+pub const TRAILER_LEN: usize = POLICY_LEN + KILL_LEN;
+/// The trailer's first part (the restart policy), all older writers had.
+pub const POLICY_LEN: usize = 16;
+/// The trailer's second part (the kill deadline).
+pub const KILL_LEN: usize = 12;
 
 /// One death: when, and the raw wait status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +107,9 @@ pub struct XStatus {
     pub next_start: Tai64n,
     /// The current backoff delay in milliseconds (0: none).
     pub backoff_ms: u32,
+    /// When `run`'s group gets SIGKILL after `d` (`timeout-kill`; zero:
+    /// none armed), so a replacing supervise keeps the deadline.
+    pub kill_at: Tai64n,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +156,7 @@ impl XStatus {
             finish: ProcSig { pid: 0, start: 0 },
             next_start: Tai64n::ZERO,
             backoff_ms: 0,
+            kill_at: Tai64n::ZERO,
         }
     }
 
@@ -220,6 +231,7 @@ impl XStatus {
         }
         b.extend_from_slice(&self.next_start.pack());
         b.extend_from_slice(&self.backoff_ms.to_le_bytes());
+        b.extend_from_slice(&self.kill_at.pack());
         b
     }
 
@@ -252,10 +264,15 @@ impl XStatus {
             wstatus: i32_at(b, 56),
         };
         let end = header + n * ENTRY_LEN;
-        let (next_start, backoff_ms) = if header == HEADER_LEN && b.len() >= end + TRAILER_LEN {
+        let (next_start, backoff_ms) = if header == HEADER_LEN && b.len() >= end + POLICY_LEN {
             (tai(&b[end..end + 12]), u32_at(b, end + 12))
         } else {
             (Tai64n::ZERO, 0)
+        };
+        let kill_at = if header == HEADER_LEN && b.len() >= end + TRAILER_LEN {
+            tai(&b[end + POLICY_LEN..end + TRAILER_LEN])
+        } else {
+            Tai64n::ZERO
         };
         let history = (0..n)
             .map(|i| {
@@ -291,6 +308,7 @@ impl XStatus {
                 .filter(|id| id != &[0; 16]),
             next_start,
             backoff_ms,
+            kill_at,
             finish: if header == HEADER_LEN {
                 ProcSig {
                     pid: u32_at(b, 88),
@@ -352,6 +370,10 @@ mod tests {
             nanos: 3,
         };
         x.backoff_ms = 8000;
+        x.kill_at = Tai64n {
+            secs: (1 << 62) + 11,
+            nanos: 4,
+        };
         for i in 0..20 {
             x.push_death(Death {
                 when: Tai64n {
@@ -394,7 +416,28 @@ mod tests {
         let b = x.pack();
         let y = XStatus::unpack(&b[..b.len() - TRAILER_LEN]).unwrap();
         assert_eq!((y.next_start, y.backoff_ms), (Tai64n::ZERO, 0));
+        assert_eq!(y.kill_at, Tai64n::ZERO);
         assert_eq!(y.history, x.history);
+        // A record from before the kill deadline: the policy part only.
+        let y = XStatus::unpack(&b[..b.len() - KILL_LEN]).unwrap();
+        assert_eq!((y.next_start, y.backoff_ms), (x.next_start, 8000));
+        assert_eq!(y.kill_at, Tai64n::ZERO);
+        assert_eq!(y.history, x.history);
+    }
+
+    #[test]
+    fn golden_kill_deadline() {
+        let mut x = XStatus::new(ProcSig { pid: 1, start: 2 });
+        x.kill_at = Tai64n {
+            secs: 0x4000_0000_0000_0001,
+            nanos: 2,
+        };
+        let b = x.pack();
+        assert_eq!(
+            &b[HEADER_LEN + POLICY_LEN..],
+            &[0x40, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+        );
+        assert_eq!(XStatus::unpack(&b).unwrap().kill_at, x.kill_at);
     }
 
     #[test]
@@ -410,6 +453,7 @@ mod tests {
         assert_eq!(y.boot_id, None);
         assert_eq!(y.finish, ProcSig::default());
         assert_eq!((y.next_start, y.backoff_ms), (Tai64n::ZERO, 0));
+        assert_eq!(y.kill_at, Tai64n::ZERO);
         assert_eq!(y.history, x.history);
         assert_eq!(
             (y.child, y.supervisor, y.want),

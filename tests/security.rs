@@ -441,3 +441,88 @@ fn multilog_paths_behave_as_documented() {
     assert_eq!(std::fs::read(s.join("victim")).unwrap(), b"precious\n");
     assert_eq!(mode(&s.join("victim")), 0o644);
 }
+
+/// Runs `supervise DIR` (under a guard: a supervise that wrongly carries
+/// on is killed with its children) and returns its exit code and stderr
+/// once it exits, or None when it still runs after `T`.
+fn supervise_refused(s: &Scratch, dir: &Path) -> Option<(i32, String)> {
+    let mut g = Guard::new();
+    let errf = s.join("stderr");
+    let pid = g.spawn(
+        ours("supervise")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&errf).unwrap()),
+    );
+    let mut code = None;
+    poll_until(T, || {
+        code = g.child(pid).unwrap().try_wait().unwrap();
+        code.is_some()
+    });
+    let err = std::fs::read_to_string(&errf).unwrap_or_default();
+    code.map(|c| (c.code().unwrap_or(-1), err))
+}
+
+/// A hard link planted at `supervise/lock` (to a file of somebody else's)
+/// is refused: supervise neither runs nor writes, and the file is intact.
+#[test]
+fn supervise_refuses_a_hard_linked_lock() {
+    let s = Scratch::new("lock-hardlink");
+    let dir = service(&s.path, "x");
+    std::fs::create_dir_all(dir.join("supervise")).unwrap();
+    let victim = s.join("victim");
+    std::fs::write(&victim, "secret\n").unwrap();
+    std::fs::hard_link(&victim, dir.join("supervise/lock")).unwrap();
+    let (code, err) = supervise_refused(&s, &dir).expect("supervise ran");
+    assert_eq!(code, 111, "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "supervise: fatal: unable to acquire {}/supervise/lock: 2 links to the file (a lock has one)\n",
+            dir.display()
+        )
+    );
+    assert_eq!(starts(&dir), 0);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "secret\n");
+    assert_eq!(std::fs::metadata(&victim).unwrap().nlink(), 2);
+}
+
+/// `supervise/control` or `supervise/ok` planted as a symlink (to a
+/// device, or to a fifo somebody else reads) is refused without being
+/// opened: supervise does not start, and the fifo behind it gets no
+/// reader from supervise.
+#[test]
+fn supervise_refuses_symlinked_fifos() {
+    use std::os::unix::fs::OpenOptionsExt;
+    for name in ["control", "ok"] {
+        let s = Scratch::new(&format!("fifo-link-{name}"));
+        let dir = service(&s.path, "x");
+        std::fs::create_dir_all(dir.join("supervise")).unwrap();
+        let elsewhere = s.join("elsewhere");
+        nix::unistd::mkfifo(&elsewhere, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, dir.join("supervise").join(name)).unwrap();
+        let (code, err) = supervise_refused(&s, &dir).expect("supervise ran");
+        assert_eq!(code, 111, "{err}");
+        assert_eq!(
+            err,
+            format!(
+                "supervise: fatal: unable to read {}/supervise/{name}: not a fifo\n",
+                dir.display()
+            )
+        );
+        assert_eq!(starts(&dir), 0);
+        // Nobody reads the fifo behind the link.
+        let w = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&elsewhere);
+        assert_eq!(w.unwrap_err().raw_os_error(), Some(libc::ENXIO));
+        // A symlink to a device is refused the same way.
+        let link = dir.join("supervise").join(name);
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        let (code, err) = supervise_refused(&s, &dir).expect("supervise ran");
+        assert_eq!(code, 111, "{err}");
+        assert!(err.ends_with(": not a fifo\n"), "{err}");
+    }
+}

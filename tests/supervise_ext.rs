@@ -171,6 +171,38 @@ fn timeout_kill_kills_the_whole_group() {
     assert!(pid_alive(sup));
 }
 
+/// `svc -d` again and again does not push the deadline back: the first
+/// `d` armed it, and the service dies then.
+#[test]
+fn repeated_d_does_not_postpone_timeout_kill() {
+    let s = Scratch::new("tkill-repeat");
+    let mut g = Guard::new();
+    let dir = make_service(&s.path, "x", "trap '' TERM\nwhile :; do sleep 0.05; done");
+    std::fs::write(dir.join("timeout-kill"), "1500").unwrap();
+    start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || up_pid(&dir).is_some()));
+    let child = up_pid(&dir).unwrap();
+    g.adopt(child);
+    let t = Instant::now();
+    let mut killed = false;
+    while t.elapsed() < Duration::from_secs(5) {
+        send(&dir, "d");
+        if poll_until(Duration::from_millis(400), || !pid_alive(child)) {
+            killed = true;
+            break;
+        }
+    }
+    assert!(
+        killed,
+        "a d every 400 ms kept a TERM-ignoring service alive"
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
 #[test]
 fn xstatus_tracks_signatures_and_flags() {
     let s = Scratch::new("xst");

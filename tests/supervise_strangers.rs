@@ -191,3 +191,43 @@ fn leftovers_of_a_dead_leader_die_at_the_deadline() {
     ))
     .is_err()));
 }
+
+/// `svc -dx` with a long `timeout-kill`: once the last member of the dead
+/// leader's group is gone, the held leader is reaped and supervise exits
+/// (as djb's does once `run` is gone), without waiting for the deadline.
+#[test]
+fn dx_exits_once_the_held_group_is_empty() {
+    let s = Scratch::new("held-empty");
+    let mut g = Guard::new();
+    let gc = s.join("grandchild");
+    let body = format!(
+        "sh -c 'trap \"\" TERM; echo $$ > {p}; exec sleep 2' &\nexec sleep 1000",
+        p = gc.display()
+    );
+    let dir = make_service(&s.path, "x", &body);
+    std::fs::write(dir.join("timeout-kill"), "60000").unwrap();
+    let sup = start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || std::fs::read_to_string(&gc)
+        .is_ok_and(|t| t.ends_with('\n'))));
+    let grandchild: u32 = std::fs::read_to_string(&gc)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    g.adopt(grandchild);
+    send(&dir, "dx");
+    assert!(poll_until(WAIT, || up_pid(&dir).is_none()));
+    assert!(pid_alive(grandchild), "TERM is ignored by the grandchild");
+    assert!(poll_until(WAIT, || !pid_alive(grandchild)));
+    let gone = Instant::now();
+    let child = g.child(sup).unwrap();
+    let exited = poll_until(Duration::from_secs(10), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "supervise still runs 10 s after its group emptied");
+    assert!(
+        gone.elapsed() < Duration::from_millis(1200),
+        "supervise exited {:?} after the last member",
+        gone.elapsed()
+    );
+}

@@ -336,3 +336,39 @@ fn kernel() -> (u32, u32) {
         .filter_map(|p| p.parse().ok());
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
+
+/// `svc -d` arms `timeout-kill` on a service that ignores TERM; supervise
+/// is then SIGKILLed. Its replacement adopts the want-down child and keeps
+/// the deadline (recorded in xstatus): the child dies at the original
+/// deadline, not never.
+#[test]
+fn takeover_keeps_an_armed_kill_deadline() {
+    let s = Scratch::new("takeover-keep-kill");
+    let mut g = Guard::new();
+    let dir = make_service(&s.path, "x", "trap '' TERM\nwhile :; do sleep 0.05; done");
+    std::fs::write(dir.join("timeout-kill"), "2000").unwrap();
+    let first = start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || up_pid(&dir).is_some()));
+    let child = up_pid(&dir).unwrap();
+    g.adopt(child);
+    let t = std::time::Instant::now();
+    send(&dir, "d");
+    assert!(poll_until(WAIT, || xstatus(&dir)
+        .is_some_and(|x| x.want == svkit::status::Want::Down)));
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
+    if let Some(c) = g.child(first) {
+        let _ = c.wait();
+    }
+    start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || up_pid(&dir) == Some(child)));
+    assert!(pid_alive(child), "TERM is ignored");
+    assert!(
+        poll_until(Duration::from_secs(6), || !pid_alive(child)),
+        "the adopted child outlived its kill deadline by 4 s"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "killed before its deadline: {:?}",
+        t.elapsed()
+    );
+}

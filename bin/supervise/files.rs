@@ -4,7 +4,6 @@
 use nix::sys::stat::Mode;
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use svkit::exit::unable;
@@ -29,37 +28,43 @@ pub fn lock(label: &str) -> anyhow::Result<File> {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => anyhow::bail!(unable("mkdir", Path::new(&full(svdir::SUPERVISE)), &e)),
     }
-    let lock = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(svdir::LOCK)
-        .and_then(|f| svkit::sys::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB).map(|_| f))
+    // A symlink, a hard link or anything but a plain file is refused:
+    // root must not lock (or create) a file somebody else named.
+    let lock = svkit::lock::lock_exclusive_nb_mode(Path::new(svdir::LOCK), 0o600)
         .map_err(|e| anyhow::anyhow!(unable("acquire", Path::new(&full(svdir::LOCK)), &e)))?;
     Ok(lock)
 }
 
 /// Makes (mode 0600) and opens a fifo read+write, non-blocking: with our
-/// own writer it never reads EOF.
+/// own writer it never reads EOF. Only a fifo is opened: a symlink (to a
+/// device, say, or to somebody else's fifo) or any other file planted at
+/// `name` is refused without being opened (`lstat` first, then
+/// `O_NOFOLLOW`, then `fstat` must name the very fifo `lstat` saw).
 fn open_fifo(label: &str, name: &str) -> anyhow::Result<File> {
+    use std::os::unix::fs::MetadataExt;
     let path = Path::new(name);
     let shown = format!("{label}/{name}");
     match nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600)) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
         Err(e) => anyhow::bail!(unable("mkfifo", Path::new(&shown), &io::Error::from(e))),
     }
+    let not_fifo = || anyhow::anyhow!("unable to read {shown}: not a fifo");
+    let seen = std::fs::symlink_metadata(path)
+        .map_err(|e| anyhow::anyhow!(unable("read", Path::new(&shown), &e)))?;
+    if !seen.file_type().is_fifo() {
+        return Err(not_fifo());
+    }
     let f = OpenOptions::new()
         .read(true)
         .write(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
         .open(path)
         .map_err(|e| anyhow::anyhow!(unable("read", Path::new(&shown), &e)))?;
-    let is_fifo = f
+    let same_fifo = f
         .metadata()
-        .map(|m| m.file_type().is_fifo())
-        .unwrap_or(false);
-    if !is_fifo {
-        anyhow::bail!("unable to read {shown}: not a fifo");
+        .is_ok_and(|m| m.file_type().is_fifo() && m.dev() == seen.dev() && m.ino() == seen.ino());
+    if !same_fifo {
+        return Err(not_fifo());
     }
     Ok(f)
 }

@@ -20,6 +20,11 @@ use svkit::xstatus::{self, Death, XStatus};
 /// The restart floor: at most one start of `run` per second.
 pub const FLOOR: Duration = Duration::from_secs(1);
 
+/// How often a held leader's group is looked at: its other members are
+/// not our children (no SIGCHLD tells when the last one exits), and the
+/// leader is let go of as soon as it is alone.
+pub const HELD_CHECK: Duration = Duration::from_millis(200);
+
 /// The service-directory files a transition may need, read by the caller
 /// before the event (never in the middle of a transition).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +89,8 @@ pub enum Event {
     FinishExited(Option<i32>),
     /// The readiness newline arrived.
     Ready,
+    /// The group of the held leader `pid` has no live member left.
+    HeldGroupEmpty(u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +112,9 @@ pub enum Action {
     Hold(u32),
     /// SIGKILL the group of a held leader, then reap it.
     KillHeld(u32),
+    /// Look whether the held leader's group still has live members; feed
+    /// back `HeldGroupEmpty` when it has none.
+    CheckHeld(u32),
     Warn(String),
 }
 
@@ -115,6 +125,9 @@ pub struct Run {
     pub adopted: bool,
     /// After `d` with `timeout-kill`: when its group gets SIGKILL.
     pub kill_at: Option<Instant>,
+    /// The same moment on the wall clock, recorded in xstatus so that a
+    /// replacing supervise keeps the deadline.
+    pub kill_wall: Tai64n,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +141,8 @@ pub struct Finish {
 pub struct Held {
     pub pid: u32,
     pub kill_at: Instant,
+    /// When its group is next looked at (see [`HELD_CHECK`]).
+    pub check_at: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +235,11 @@ impl Machine {
             .delay
             .filter(|_| backing_off)
             .map_or(0, |d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX));
+        self.x.kill_at = self
+            .run
+            .as_ref()
+            .filter(|r| r.kill_at.is_some())
+            .map_or(Tai64n::ZERO, |r| r.kill_wall);
         let st = Status {
             when: self.x.changed,
             pid,
@@ -261,7 +281,7 @@ impl Machine {
         ]
         .into_iter()
         .flatten()
-        .chain(self.held.iter().map(|h| h.kill_at))
+        .chain(self.held.iter().map(|h| h.kill_at.min(h.check_at)))
         .min()
     }
 
@@ -279,7 +299,7 @@ impl Machine {
     pub fn on(&mut self, ev: Event, now: Instant, wall: Tai64n, snap: &Snapshot) -> Vec<Action> {
         let mut out = Vec::new();
         match ev {
-            Event::Control(b) => self.control(b, now, snap, &mut out),
+            Event::Control(b) => self.control(b, now, wall, snap, &mut out),
             Event::Tick => self.tick(now, &mut out),
             Event::RunForked(sig) => {
                 self.changed_before = self.x.changed;
@@ -287,6 +307,7 @@ impl Machine {
                     sig,
                     adopted: false,
                     kill_at: None,
+                    kill_wall: Tai64n::ZERO,
                 });
                 self.x.changed = wall;
                 self.pending = false;
@@ -318,7 +339,7 @@ impl Machine {
                     _ if self.run.is_some() => self.no_backoff(),
                     _ => {}
                 }
-                self.run_exited(wstatus, group_alive, wall, &mut out)
+                self.run_exited(wstatus, group_alive, now, wall, &mut out)
             }
             Event::FinishForked(sig) => {
                 self.finish = Some(Finish {
@@ -344,11 +365,26 @@ impl Machine {
                     self.x.set(xstatus::FLAG_READY, true);
                 }
             }
+            Event::HeldGroupEmpty(pid) => {
+                // Nothing left to kill: reap it now, its deadline with it.
+                let before = self.held.len();
+                self.held.retain(|h| h.pid != pid);
+                if self.held.len() < before {
+                    out.push(Action::Reap(pid));
+                }
+            }
         }
         out
     }
 
-    fn control(&mut self, byte: u8, now: Instant, snap: &Snapshot, out: &mut Vec<Action>) {
+    fn control(
+        &mut self,
+        byte: u8,
+        now: Instant,
+        wall: Tai64n,
+        snap: &Snapshot,
+        out: &mut Vec<Action>,
+    ) {
         let Some(cmd) = Command::from_byte(byte) else {
             if !self.garbage_warned {
                 self.garbage_warned = true;
@@ -380,8 +416,12 @@ impl Machine {
                     out.push(Action::Signal(snap.down_signal));
                     out.push(Action::Signal(Signal::SIGCONT));
                     self.paused = false;
-                    if let Some(d) = snap.timeout_kill {
+                    // Armed by the first `d` only: a repeated `d` must
+                    // not push it back (a `d` every second would keep a
+                    // service that ignores the signal alive for ever).
+                    if let (Some(d), None) = (snap.timeout_kill, r.kill_at) {
                         r.kill_at = Some(svkit::duration::deadline(now, d));
+                        r.kill_wall = tai_plus(wall, d);
                     }
                 }
             }
@@ -399,7 +439,14 @@ impl Machine {
         }
     }
 
-    fn run_exited(&mut self, wstatus: i32, group_alive: bool, wall: Tai64n, out: &mut Vec<Action>) {
+    fn run_exited(
+        &mut self,
+        wstatus: i32,
+        group_alive: bool,
+        now: Instant,
+        wall: Tai64n,
+        out: &mut Vec<Action>,
+    ) {
         let Some(r) = self.run.take() else {
             return;
         };
@@ -409,6 +456,7 @@ impl Machine {
                     self.held.push(Held {
                         pid: r.sig.pid,
                         kill_at: t,
+                        check_at: now + HELD_CHECK,
                     });
                     out.push(Action::Hold(r.sig.pid));
                 }
@@ -445,6 +493,10 @@ impl Machine {
             .partition(|h| now >= h.kill_at);
         self.held = keep;
         out.extend(due.into_iter().map(|h| Action::KillHeld(h.pid)));
+        for h in self.held.iter_mut().filter(|h| now >= h.check_at) {
+            h.check_at = now + HELD_CHECK;
+            out.push(Action::CheckHeld(h.pid));
+        }
         if self.start_time().is_some_and(|t| now >= t) {
             self.last_start = Some(now);
             out.push(Action::SpawnRun);
@@ -473,6 +525,7 @@ mod tests {
             sig: sig(PID),
             adopted,
             kill_at,
+            kill_wall: Tai64n::ZERO,
         };
         let mut v = Vec::new();
         v.push(("idle_down", base(Want::Down, now)));
@@ -504,8 +557,17 @@ mod tests {
         m.held.push(Held {
             pid: PID,
             kill_at: past,
+            check_at: now + HELD_CHECK,
         });
         v.push(("held_due", m));
+        let mut m = base(Want::Down, now);
+        m.exiting = true;
+        m.held.push(Held {
+            pid: PID,
+            kill_at: now + Duration::from_secs(60),
+            check_at: past,
+        });
+        v.push(("held_check_due", m));
         v
     }
 
@@ -531,6 +593,7 @@ mod tests {
             Event::FinishExited(None),
             Event::FinishExited(Some(PERMANENT_FAILURE)),
             Event::Ready,
+            Event::HeldGroupEmpty(PID),
         ]);
         v
     }
@@ -574,6 +637,16 @@ mod tests {
                             assert!(before.held.iter().any(|h| h.pid == *pid), "{at}");
                             assert!(!m.held.iter().any(|h| h.pid == *pid), "{at}");
                         }
+                        Action::CheckHeld(pid) => {
+                            assert!(m.held.iter().any(|h| h.pid == *pid), "{at}");
+                            assert!(m.deadline() > Some(now), "{at}");
+                        }
+                        // A held leader is reaped when its group is empty,
+                        // with its deadline.
+                        Action::Reap(pid) if before.held.iter().any(|h| h.pid == *pid) => {
+                            assert_eq!(ev, Event::HeldGroupEmpty(*pid), "{at}");
+                            assert!(!m.held.iter().any(|h| h.pid == *pid), "{at}");
+                        }
                         // Reaped or held only when it was our run, and let
                         // go of with its deadline in the same step.
                         Action::Reap(pid) | Action::Hold(pid) => {
@@ -597,9 +670,11 @@ mod tests {
                 let (st, x) = m.records();
                 assert_eq!(st.pid, m.run.as_ref().map_or(0, |r| r.sig.pid), "{at}");
                 assert_eq!(x.has(xstatus::FLAG_FINISHING), m.finish.is_some(), "{at}");
+                let armed = m.run.as_ref().is_some_and(|r| r.kill_at.is_some());
+                assert!(x.kill_at.is_zero() || armed, "{at}");
             }
         }
-        assert_eq!(pairs, 9 * (15 + 9));
+        assert_eq!(pairs, 10 * (15 + 10));
     }
 
     fn on(m: &mut Machine, ev: Event, now: Instant) -> Vec<Action> {
@@ -632,6 +707,8 @@ mod tests {
             ]
         );
         assert!(m.kill_armed());
+        let x = m.records().1;
+        assert!(!x.kill_at.is_zero(), "recorded for a replacing supervise");
         let t = now + Duration::from_secs(2);
         assert_eq!(m.deadline(), Some(t));
         assert_eq!(
@@ -639,6 +716,27 @@ mod tests {
             vec![Action::KillGroup(Proc::Run)]
         );
         assert_eq!(m.deadline(), None);
+        assert!(m.records().1.kill_at.is_zero());
+    }
+
+    #[test]
+    fn a_repeated_d_keeps_the_first_deadline() {
+        let now = Instant::now();
+        let mut m = base(Want::Up, now);
+        on(&mut m, Event::Tick, now);
+        on(&mut m, Event::RunForked(sig(PID)), now);
+        on(&mut m, Event::Control(b'd'), now);
+        let first = m.deadline();
+        let wall = m.records().1.kill_at;
+        let later = now + Duration::from_secs(1);
+        let out = on(&mut m, Event::Control(b'd'), later);
+        assert_eq!(out.len(), 2, "signalled again: {out:?}");
+        assert_eq!(m.deadline(), first);
+        assert_eq!(m.records().1.kill_at, wall);
+        assert_eq!(
+            on(&mut m, Event::Tick, now + Duration::from_secs(2)),
+            vec![Action::KillGroup(Proc::Run)]
+        );
     }
 
     #[test]
@@ -678,6 +776,37 @@ mod tests {
         }
     }
 
+    /// A held leader whose group empties long before its deadline is
+    /// reaped then, and the deadline goes with it (`svc -dx` exits).
+    #[test]
+    fn a_held_leader_is_let_go_when_its_group_empties() {
+        let now = Instant::now();
+        let long = Snapshot {
+            timeout_kill: Some(Duration::from_secs(60)),
+            ..snap()
+        };
+        let mut m = base(Want::Up, now);
+        m.on(Event::Tick, now, Tai64n::now(), &long);
+        m.on(Event::RunForked(sig(PID)), now, Tai64n::now(), &long);
+        m.on(Event::Control(b'd'), now, Tai64n::now(), &long);
+        m.on(Event::Control(b'x'), now, Tai64n::now(), &long);
+        let ev = Event::RunExited {
+            wstatus: 15,
+            group_alive: true,
+        };
+        m.on(ev, now, Tai64n::now(), &long);
+        assert!(!m.done());
+        let t = now + HELD_CHECK;
+        assert_eq!(m.deadline(), Some(t), "looked at soon, not in 60 s");
+        assert_eq!(on(&mut m, Event::Tick, t), vec![Action::CheckHeld(PID)]);
+        assert_eq!(m.deadline(), Some(t + HELD_CHECK));
+        assert_eq!(
+            on(&mut m, Event::HeldGroupEmpty(PID), t),
+            vec![Action::Reap(PID)]
+        );
+        assert!(m.held.is_empty() && m.deadline().is_none() && m.done());
+    }
+
     #[test]
     fn an_adopted_run_is_never_reaped_by_us() {
         let now = Instant::now();
@@ -687,6 +816,7 @@ mod tests {
             sig: sig(PID),
             adopted: true,
             kill_at: None,
+            kill_wall: Tai64n::ZERO,
         });
         let out = on(
             &mut m,

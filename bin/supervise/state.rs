@@ -162,6 +162,13 @@ impl Sup {
                 kill_group(pid);
                 let _ = svkit::sys::reap_raw(pid as i32);
             }
+            Action::CheckHeld(pid) => {
+                // The zombie still pins the group id, so the look is about
+                // its group and nobody else's.
+                if !svkit::procstat::group_has_live_members(pid, pid) {
+                    self.feed(Event::HeldGroupEmpty(pid), now);
+                }
+            }
             Action::Warn(m) => svkit::exit::warn("supervise", &m),
         }
     }
@@ -338,12 +345,14 @@ impl Sup {
         }
     }
 
-    /// Takes over a `run` left by a killed supervise.
-    pub fn adopt_run(&mut self, sig: ProcSig, pidfd: PidFd) {
+    /// Takes over a `run` left by a killed supervise, with the kill
+    /// deadline it had (`kill_at`, its wall-clock time `kill_wall`).
+    pub fn adopt_run(&mut self, sig: ProcSig, pidfd: PidFd, kill: Option<(Instant, Tai64n)>) {
         self.m.run = Some(crate::machine::Run {
             sig,
             adopted: true,
-            kill_at: None,
+            kill_at: kill.map(|k| k.0),
+            kill_wall: kill.map_or(Tai64n::ZERO, |k| k.1),
         });
         self.run_pidfd = Some(pidfd);
         self.m.pending = false;

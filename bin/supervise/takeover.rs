@@ -49,13 +49,29 @@ pub fn adopt(sup: &mut Sup) {
             sup.label, sig.pid
         ),
     );
-    sup.adopt_run(sig, fd);
+    sup.adopt_run(sig, fd, kill_deadline(&old));
     sup.m.want = old.want;
     sup.m.x.changed = old.changed;
     if old.has(xstatus::FLAG_READY) {
         sup.m.x.ready = old.ready;
         sup.m.x.set(xstatus::FLAG_READY, true);
     }
+}
+
+/// The `timeout-kill` deadline the old supervise had armed after `d`,
+/// as a moment of ours: the time left on the wall clock, or now if past.
+fn kill_deadline(old: &XStatus) -> Option<(std::time::Instant, svkit::tai64n::Tai64n)> {
+    if old.kill_at.is_zero() {
+        return None;
+    }
+    let wall = svkit::tai64n::Tai64n::now();
+    let left = if old.kill_at > wall {
+        wall.elapsed_to(old.kill_at)
+    } else {
+        std::time::Duration::ZERO
+    };
+    let at = svkit::duration::deadline(std::time::Instant::now(), left);
+    Some((at, old.kill_at))
 }
 
 /// The restart policy's state survives a replaced supervise: a permanent

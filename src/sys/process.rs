@@ -297,6 +297,26 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// waitid(P_PIDFD, fd, WEXITED|WNOHANG|WNOWAIT): true while the process
+/// behind the pidfd is a child of ours that nobody has reaped (running,
+/// or a zombie); false once it is reaped or when it is not our child
+/// (ECHILD). Linux 5.4+; on older kernels (EINVAL) false, the safe side.
+pub fn pidfd_is_unreaped_child(fd: RawFd) -> bool {
+    // SAFETY: siginfo_t is plain data; zeroed is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: info is a valid siginfo_t for waitid to fill; WNOWAIT
+    // leaves the child as it is.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PIDFD,
+            fd as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    r == 0
+}
+
 /// waitpid(2) with WNOHANG: `Some((pid, raw status))` for a reaped child.
 pub fn reap_raw(pid: i32) -> io::Result<Option<(u32, i32)>> {
     let mut status: libc::c_int = 0;
