@@ -2,6 +2,9 @@
 //! number (SPEC round 2). A pidfd does not reserve the pid *number*: it
 //! holds the kernel's pid object, so a signal sent through it reaches
 //! that process or nobody — never a process that got the number later.
+//! Needs Linux 5.3 (pidfd_open); group signalling through a pidfd needs
+//! 6.9, before which only our own unreaped children's groups are reached
+//! (by `kill(-pid)`, exact while the leader is unreaped).
 
 use nix::sys::signal::Signal;
 use std::io;

@@ -47,10 +47,32 @@ pub fn parse(line: &str) -> Option<Stat> {
     })
 }
 
-/// Reads `/proc/PID/stat`.
+/// Reads `/proc/PID/stat` (one open, one read: supervise does this at
+/// every start).
 pub fn read(pid: u32) -> io::Result<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    parse(&text).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad /proc stat line"))
+    use std::io::Read;
+    let mut f = std::fs::File::open(format!("/proc/{pid}/stat"))?;
+    // A stat line is well under 1 KiB (the command name is at most 64
+    // bytes); read until EOF all the same.
+    let mut buf = [0u8; 1024];
+    let mut n = 0;
+    loop {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                if n == buf.len() {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    std::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(parse)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "bad /proc stat line"))
 }
 
 /// Every process visible in `/proc` now (those that vanish while the

@@ -10,6 +10,8 @@ pub const NOTIFICATION_FD: &str = "notification-fd";
 pub const TIMEOUT_KILL: &str = "timeout-kill";
 pub const TIMEOUT_FINISH: &str = "timeout-finish";
 pub const DOWN_SIGNAL: &str = "down-signal";
+/// svkit's opt-in restart backoff (`MIN MAX WINDOW`, milliseconds).
+pub const BACKOFF: &str = "backoff";
 
 /// supervise's own directory and what it holds.
 pub const SUPERVISE: &str = "supervise";

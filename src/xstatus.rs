@@ -10,7 +10,7 @@
 //! |---|---|
 //! | 0..4 | magic `SVKX` |
 //! | 4 | version (1) |
-//! | 5 | flags: 1 ready, 2 finish running, 4 paused, 8 have last exit, 16 exit requested (`x`), 32 normally up |
+//! | 5 | flags: 1 ready, 2 finish running, 4 paused, 8 have last exit, 16 exit requested (`x`), 32 normally up, 64 failed (`finish` exited 125), 128 backing off |
 //! | 6 | number of history entries N (at most 16) |
 //! | 7 | want byte, as in `status` |
 //! | 8..20 | time of the last change of pid (same as `status`) |
@@ -25,6 +25,10 @@
 //! | 88..92 | pid of the running `finish` (0 when none) |
 //! | 92..100 | `finish`'s start time |
 //! | 100.. | N history entries, newest first: TAI64N (12) + raw wait status (4) |
+//! | then | optional trailer (16 bytes, the restart policy): TAI64N of the next start (12; zero: none planned), current backoff delay in ms (u32) |
+//!
+//! Readers ignore bytes after what they know, so the trailer needs no new
+//! version: a record without it reads as "no backoff".
 
 use crate::procsig::ProcSig;
 use crate::status::Want;
@@ -38,7 +42,7 @@ pub const HEADER_LEN: usize = 100;
 pub const HEADER_LEN_V1: usize = 72;
 pub const ENTRY_LEN: usize = 16;
 pub const HISTORY_MAX: usize = 16;
-pub const MAX_LEN: usize = HEADER_LEN + ENTRY_LEN * HISTORY_MAX;
+pub const MAX_LEN: usize = HEADER_LEN + ENTRY_LEN * HISTORY_MAX + TRAILER_LEN;
 
 pub const FLAG_READY: u8 = 1;
 pub const FLAG_FINISHING: u8 = 2;
@@ -46,6 +50,11 @@ pub const FLAG_PAUSED: u8 = 4;
 pub const FLAG_HAVE_EXIT: u8 = 8;
 pub const FLAG_EXITING: u8 = 16;
 pub const FLAG_NORMALLY_UP: u8 = 32;
+/// `finish` exited 125: permanent failure, down until `svc -u`.
+pub const FLAG_FAILED: u8 = 64;
+/// The next start waits beyond the one-second floor (the `backoff` file).
+pub const FLAG_BACKOFF: u8 = 128;
+pub const TRAILER_LEN: usize = 16;
 
 /// One death: when, and the raw wait status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +96,10 @@ pub struct XStatus {
     pub boot_id: Option<[u8; 16]>,
     /// The running `finish` (pid 0 when none).
     pub finish: ProcSig,
+    /// When the next start is planned (zero: none beyond the floor).
+    pub next_start: Tai64n,
+    /// The current backoff delay in milliseconds (0: none).
+    pub backoff_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +144,8 @@ impl XStatus {
             history: Vec::new(),
             boot_id: crate::procsig::boot_id().ok(),
             finish: ProcSig { pid: 0, start: 0 },
+            next_start: Tai64n::ZERO,
+            backoff_ms: 0,
         }
     }
 
@@ -203,6 +218,8 @@ impl XStatus {
             b.extend_from_slice(&d.when.pack());
             b.extend_from_slice(&d.wstatus.to_le_bytes());
         }
+        b.extend_from_slice(&self.next_start.pack());
+        b.extend_from_slice(&self.backoff_ms.to_le_bytes());
         b
     }
 
@@ -233,6 +250,12 @@ impl XStatus {
         let last = Death {
             when: tai(&b[44..56]),
             wstatus: i32_at(b, 56),
+        };
+        let end = header + n * ENTRY_LEN;
+        let (next_start, backoff_ms) = if header == HEADER_LEN && b.len() >= end + TRAILER_LEN {
+            (tai(&b[end..end + 12]), u32_at(b, end + 12))
+        } else {
+            (Tai64n::ZERO, 0)
         };
         let history = (0..n)
             .map(|i| {
@@ -266,6 +289,8 @@ impl XStatus {
                     id
                 })
                 .filter(|id| id != &[0; 16]),
+            next_start,
+            backoff_ms,
             finish: if header == HEADER_LEN {
                 ProcSig {
                     pid: u32_at(b, 88),
@@ -322,6 +347,11 @@ mod tests {
             pid: 4321,
             start: 777,
         };
+        x.next_start = Tai64n {
+            secs: (1 << 62) + 9,
+            nanos: 3,
+        };
+        x.backoff_ms = 8000;
         for i in 0..20 {
             x.push_death(Death {
                 when: Tai64n {
@@ -351,11 +381,20 @@ mod tests {
     fn golden_header() {
         let x = XStatus::new(ProcSig { pid: 1, start: 2 });
         let b = x.pack();
-        assert_eq!(b.len(), HEADER_LEN);
+        assert_eq!(b.len(), HEADER_LEN + TRAILER_LEN);
         assert_eq!(&b[..8], b"SVKX\x02\x00\x00u");
         assert_eq!(&b[60..72], &[1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(Some(&b[72..88]), x.boot_id.as_ref().map(|a| &a[..]));
         assert_eq!(&b[88..100], &[0; 12]);
+    }
+
+    #[test]
+    fn trailer_is_optional() {
+        let x = sample();
+        let b = x.pack();
+        let y = XStatus::unpack(&b[..b.len() - TRAILER_LEN]).unwrap();
+        assert_eq!((y.next_start, y.backoff_ms), (Tai64n::ZERO, 0));
+        assert_eq!(y.history, x.history);
     }
 
     #[test]
@@ -370,6 +409,7 @@ mod tests {
         let y = XStatus::unpack(&v1).unwrap();
         assert_eq!(y.boot_id, None);
         assert_eq!(y.finish, ProcSig::default());
+        assert_eq!((y.next_start, y.backoff_ms), (Tai64n::ZERO, 0));
         assert_eq!(y.history, x.history);
         assert_eq!(
             (y.child, y.supervisor, y.want),

@@ -15,6 +15,13 @@ use svkit::wire::{self, Reply};
 
 const HUGE: &str = "10000000000000000000s";
 
+/// Tests that measure time, or load both cores (the flood), run one at a
+/// time: the flood would otherwise stretch every deadline around it.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `cmd` with a deadline; None when it had to be killed.
 fn code_within(g: &mut Guard, cmd: &mut Command, limit: Duration) -> Option<i32> {
     let pid = g.spawn(cmd.stdin(Stdio::null()).stdout(Stdio::null()));
@@ -173,6 +180,7 @@ fn child_of(parent: u32) -> Option<u32> {
 
 #[test]
 fn survivors_and_instances_are_signalled_only_through_pidfds() {
+    let _serial = serial();
     let Some(st) = strace() else {
         eprintln!("signalled_only_through_pidfds: skipped: strace cannot trace here");
         return;
@@ -244,6 +252,7 @@ fn survivors_and_instances_are_signalled_only_through_pidfds() {
 
 const FLOOD_ENV: &str = "SVKIT_TEST_FLOOD_SOCKET";
 const FLOOD_COUNT_ENV: &str = "SVKIT_TEST_FLOOD_COUNT";
+const HOLD_ENV: &str = "SVKIT_TEST_HOLD";
 const FLOOD_CONNS: usize = 1400;
 
 /// Not a test by itself: the flooder of
@@ -343,14 +352,16 @@ fn launch_time(g: &mut Guard, b: &Booster) -> Option<Duration> {
 
 #[test]
 fn refused_peers_flooding_do_not_slow_allowed_launches() {
+    let _serial = serial();
     let sp = std::path::PathBuf::from("/usr/bin/setpriv");
     if !nix::unistd::getuid().is_root() || !sp.exists() {
         eprintln!("refused_peers_flooding: skipped: needs root and setpriv");
         return;
     }
+    // Declared before the Guard, so removed after the flooder is killed.
+    let out = Scratch::new("flood-out");
     let mut g = Guard::new();
     let b = start_booster(&mut g, "flood", &["-u", "4321"]);
-    let out = Scratch::new("flood-out");
     std::fs::set_permissions(
         &out.path,
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
@@ -399,8 +410,10 @@ fn refused_peers_flooding_do_not_slow_allowed_launches() {
         "flood: {} reconnects in {spent:?} ({held} held); launches ms {ms:?}; worst {worst:?}; {refusal_lines} refusal lines",
         made1.saturating_sub(made0)
     );
+    // Generous, for a shared machine: before the fix, every third launch
+    // waited for refused peers' 5 s close deadline.
     assert!(
-        worst < Duration::from_millis(500),
+        worst < Duration::from_secs(1),
         "launch times under flood (ms): {ms:?}"
     );
     // Refused peers are closed at once: the flooder had to reconnect.
@@ -419,6 +432,7 @@ fn refused_peers_flooding_do_not_slow_allowed_launches() {
 
 #[test]
 fn invoker_gives_up_connecting_to_a_full_backlog_with_111() {
+    let _serial = serial();
     use nix::sys::socket::{
         bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
     };
@@ -490,6 +504,7 @@ fn unread_by_peer(s: &UnixStream) -> i32 {
 
 #[test]
 fn a_mebibyte_argv_then_env_one_byte_at_a_time_is_decoded_in_linear_time() {
+    let _serial = serial();
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
     use std::os::fd::AsRawFd;
     let mut g = Guard::new();
@@ -651,4 +666,351 @@ fn a_registry_entry_from_another_boot_never_matches() {
     assert!(text.trim_end().ends_with(&boot_id_text()), "{text}");
     signal(inv, nix::sys::signal::Signal::SIGKILL);
     b.wait_listed(0);
+}
+
+/// The syslog path for real: in a private mount namespace (root only) a
+/// tmpfs over /dev gets a `log` that is a bind mount of a datagram socket
+/// this test reads. The booster runs there without -e and with stderr not
+/// a terminal, so it picks syslog, exactly as under supervise.
+#[test]
+fn without_e_the_booster_logs_through_syslog_to_dev_log() {
+    use std::os::unix::net::UnixDatagram;
+    let unshare = std::path::Path::new("/usr/bin/unshare");
+    if !nix::unistd::getuid().is_root() || !unshare.exists() {
+        eprintln!("syslog: skipped: needs root and unshare (a private /dev/log)");
+        return;
+    }
+    let mut g = Guard::new();
+    let d = Scratch::new("syslog");
+    let log = d.join("log");
+    let rx = UnixDatagram::bind(&log).unwrap();
+    rx.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let sock = d.join("socket");
+    // A malformed registry: its warning goes out at LOG_WARNING.
+    std::fs::write(d.join("socket.instances"), "garbage\n").unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs /dev && touch /dev/log && mount --bind '{}' /dev/log && exec '{}' '{}'",
+        log.display(),
+        bin("booster").display(),
+        sock.display()
+    );
+    let err = d.join("stderr");
+    let booster = g.spawn(
+        Command::new(unshare)
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap()),
+    );
+    if !poll_until(Duration::from_secs(10), || {
+        UnixStream::connect(&sock).is_ok()
+    }) {
+        let e = std::fs::read_to_string(&err).unwrap_or_default();
+        eprintln!("syslog: skipped: no private mount namespace here: {e}");
+        return;
+    }
+    let st = ours("invoker")
+        .arg("-s")
+        .arg(&sock)
+        .arg("/bin/true")
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    signal(booster, nix::sys::signal::Signal::SIGTERM);
+    let mut got: Vec<String> = Vec::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    let mut b = [0u8; 2048];
+    while Instant::now() < end && !got.iter().any(|m| m.ends_with(": stopped")) {
+        if let Ok(n) = rx.recv(&mut b) {
+            got.push(String::from_utf8_lossy(&b[..n]).into_owned());
+        }
+    }
+    let all = got.join("\n");
+    let tag = format!("booster[{booster}]: ");
+    let has = |prio: &str, text: &str| {
+        got.iter()
+            .any(|m| m.starts_with(prio) && m.contains(&tag) && m.contains(text))
+    };
+    // LOG_DAEMON: <30> is info, <28> warning.
+    assert!(has("<28>", "warning: ignoring registry"), "{all}");
+    assert!(has("<30>", "listening on "), "{all}");
+    assert!(has("<30>", "launched pid "), "{all}");
+    assert!(has("<30>", "/bin/true: exit 0"), "{all}");
+    assert!(has("<30>", "stopped"), "{all}");
+    assert_eq!(
+        std::fs::read_to_string(&err).unwrap(),
+        "",
+        "stderr stays empty"
+    );
+    assert!(wait_pid(&mut g, booster, Duration::from_secs(5)).is_some());
+}
+
+#[test]
+fn one_uid_cannot_hold_every_slot_with_half_read_requests() {
+    let _serial = serial();
+    let sp = std::path::PathBuf::from("/usr/bin/setpriv");
+    if !nix::unistd::getuid().is_root() || !sp.exists() {
+        eprintln!("per-uid cap: skipped: needs root and setpriv");
+        return;
+    }
+    let mut g = Guard::new();
+    let d = Scratch::new("per-uid");
+    let sock = d.join("socket");
+    // 120 descriptors: (120 - 16) / 5 = 20 connections, 16 per uid.
+    let script = format!(
+        "ulimit -n 120 && exec {} -e -u 65534 {} 2>{}",
+        bin("booster").display(),
+        sock.display(),
+        d.join("log").display()
+    );
+    // sh execs the booster: the pid is the booster's.
+    let booster = g.spawn(Command::new("sh").args(["-c", &script]));
+    assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
+        &sock
+    )
+    .is_ok()));
+    let sockets = || -> usize {
+        std::fs::read_dir(format!("/proc/{booster}/fd"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        std::fs::read_link(e.path())
+                            .map(|l| l.to_string_lossy().starts_with("socket:"))
+                            .unwrap_or(false)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let log = || std::fs::read_to_string(d.join("log")).unwrap_or_default();
+    let hello = {
+        let mut b = Vec::new();
+        for v in [wire::HELLO, 8, wire::VERSION, wire::FLAG_WAIT] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b
+    };
+    // Root holds 16 requests open half-way.
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        s.write_all(&hello).unwrap();
+        held.push(s);
+    }
+    // Wait until the booster holds all 16 beside its listener (on a loaded
+    // machine a fixed 200 ms was not always enough).
+    assert!(
+        poll_until(Duration::from_secs(10), || sockets() > 16),
+        "booster holds {} sockets",
+        sockets()
+    );
+    // The 17th is answered busy at once, not after the 5 s deadline.
+    let t = Instant::now();
+    let mut s = UnixStream::connect(&sock).unwrap();
+    let _ = s.write_all(&hello);
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = Vec::new();
+    let r = s.read_to_end(&mut buf);
+    let reply = wire::decode_reply(&buf).ok().flatten().map(|(r, _)| r);
+    assert!(
+        matches!(
+            reply,
+            Some(Reply::Error {
+                kind: wire::kind::BUSY,
+                ..
+            })
+        ),
+        "{reply:?} {r:?} {buf:?}\n{}",
+        log()
+    );
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(
+        poll_until(Duration::from_secs(5), || log()
+            .contains("connections of uid 0 pending")),
+        "{}",
+        log()
+    );
+    // Another uid still launches at once.
+    let t = Instant::now();
+    let st = Command::new(&sp)
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(bin("invoker"))
+        .arg("-s")
+        .arg(&sock)
+        .arg("/bin/true")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0), "{}", log());
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    drop(held);
+}
+
+/// (An integration test, not a unit test: spawning from the library's
+/// test binary races with its flock tests, as a forked child shares the
+/// lock's open file until it execs.)
+#[test]
+fn a_group_is_signalled_through_the_pidfd_even_after_its_leader_is_reaped() {
+    use nix::sys::signal::Signal;
+    use svkit::pidfd::{PidFd, Reached};
+    // Before 6.9 a group is signalled by number, which is exact only while
+    // the leader is unreaped: not what this test does.
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut v = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|x| x.parse::<u32>().ok());
+    if (v.next().unwrap_or(0), v.next().unwrap_or(0)) < (6, 9) {
+        eprintln!("group through pidfd: skipped: kernel {release} is before 6.9");
+        return;
+    }
+    let mut g = Guard::new();
+    // sh leads its own group (setsid) and leaves a member behind.
+    let leader = g.spawn(
+        Command::new("setsid")
+            .args(["sh", "-c", "sleep 1000 & echo $!; exec sleep 1000"])
+            .stdout(Stdio::piped()),
+    );
+    let out = g.child(leader).unwrap().stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line).unwrap();
+    let member: u32 = line.trim().parse().unwrap();
+    g.adopt(member);
+    let p = PidFd::of_child(leader).unwrap();
+    p.signal(Signal::SIGKILL).unwrap();
+    g.child(leader).unwrap().wait().unwrap();
+    assert!(p.has_exited());
+    // Leader gone and reaped: its group is still reached, by the pid
+    // object the pidfd holds, never by the (now free) number.
+    match p.signal_group(Signal::SIGKILL) {
+        Reached::Group => assert!(
+            gone(&[member], Duration::from_secs(5)),
+            "member {member} survived"
+        ),
+        r => panic!("{r:?}"),
+    }
+}
+
+/// Not a test by itself: run again under setpriv by
+/// `at_the_cap_a_lighter_uid_takes_the_slot_of_the_heaviest`, it opens
+/// `N` connections to `SOCKET` (`SVKIT_TEST_HOLD=N:SOCKET`), sends HELLO
+/// on each and holds them (until killed, at most 30 s).
+#[test]
+fn hold_helper() {
+    let Some(v) = std::env::var_os(HOLD_ENV) else {
+        return;
+    };
+    let v = v.to_string_lossy().into_owned();
+    let (n, sock) = v.split_once(':').unwrap();
+    let mut held = Vec::new();
+    for _ in 0..n.parse::<usize>().unwrap() {
+        let mut s = UnixStream::connect(sock).unwrap();
+        s.write_all(&hello_frame()).unwrap();
+        held.push(s);
+    }
+    std::thread::sleep(Duration::from_secs(30));
+}
+
+fn hello_frame() -> Vec<u8> {
+    let mut b = Vec::new();
+    for v in [wire::HELLO, 8, wire::VERSION, wire::FLAG_WAIT] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
+#[test]
+fn at_the_cap_a_lighter_uid_takes_the_slot_of_the_heaviest() {
+    let sp = std::path::PathBuf::from("/usr/bin/setpriv");
+    if !nix::unistd::getuid().is_root() || !sp.exists() {
+        eprintln!("fair at the cap: skipped: needs root and setpriv");
+        return;
+    }
+    let _serial = serial();
+    let mut g = Guard::new();
+    let d = Scratch::new("cap-fair");
+    let sock = d.join("socket");
+    // 20 connections at most, 16 pending per uid.
+    let script = format!(
+        "ulimit -n 120 && exec {} -e -u 65534 {} 2>{}",
+        bin("booster").display(),
+        sock.display(),
+        d.join("log").display()
+    );
+    g.spawn(Command::new("sh").args(["-c", &script]));
+    assert!(poll_until(Duration::from_secs(10), || UnixStream::connect(
+        &sock
+    )
+    .is_ok()));
+    let log = || std::fs::read_to_string(d.join("log")).unwrap_or_default();
+    let booster_pid = || {
+        descendants(std::process::id())
+            .into_iter()
+            .find(|&p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.contains("booster") && c.contains(&*sock.to_string_lossy()))
+            })
+            .unwrap_or(0)
+    };
+    let open = || {
+        std::fs::read_dir(format!("/proc/{}/fd", booster_pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let base = open();
+    // uid 65534 holds its 16; root holds 4: the table is full.
+    g.spawn(
+        Command::new(&sp)
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", "hold_helper", "--nocapture", "--test-threads=1"])
+            .env(HOLD_ENV, format!("16:{}", sock.display()))
+            .current_dir("/")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let mut mine = Vec::new();
+    for _ in 0..4 {
+        let mut s = UnixStream::connect(&sock).unwrap();
+        s.write_all(&hello_frame()).unwrap();
+        mine.push(s);
+    }
+    assert!(
+        poll_until(Duration::from_secs(10), || open() >= base + 20),
+        "the table never filled: {} open\n{}",
+        open(),
+        log()
+    );
+    // A 5th root connection: root holds 4, uid 65534 16 > 4 + 1, so the
+    // oldest of 65534's goes and root's newcomer stays (no reply).
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(&hello_frame()).unwrap();
+    assert!(
+        poll_until(Duration::from_secs(5), || log()
+            .contains("dropped for a lighter uid")),
+        "{}",
+        log()
+    );
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut b = [0u8; 64];
+    assert!(
+        matches!(s.read(&mut b), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "root's newcomer was answered: {}",
+        log()
+    );
+    // One more from root (5 pending) against 65534's 15: still lighter.
+    let mut t = UnixStream::connect(&sock).unwrap();
+    t.write_all(&hello_frame()).unwrap();
+    assert!(
+        poll_until(Duration::from_secs(5), || log()
+            .matches("dropped for a lighter uid")
+            .count()
+            >= 2),
+        "{}",
+        log()
+    );
+    drop(mine);
 }

@@ -67,3 +67,29 @@ fn svscan_with_closed_stdio_uses_dev_null() {
     let mine = std_targets(scan);
     assert!(all_dev_null(&mine), "svscan's 0-2: {mine:?}");
 }
+
+/// multilog has its own C entry point (no Rust runtime start-up), so here
+/// the call really matters: with 1 and 2 closed its lock or self-pipe
+/// would land there and its warnings (`e`) would go into them.
+#[test]
+fn multilog_with_closed_stdout_and_stderr_uses_dev_null() {
+    let s = Scratch::new("closed-multilog");
+    let mut g = Guard::new();
+    let log = s.join("log");
+    let mut cmd = Command::new(bin("multilog"));
+    cmd.args(["t", "e"])
+        .arg(&log)
+        .stdin(std::process::Stdio::piped());
+    // SAFETY: close is async-signal-safe; the child execs right after.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            libc::close(2);
+            Ok(())
+        });
+    }
+    let pid = g.spawn(&mut cmd);
+    assert!(poll_until(WAIT, || log.join("current").exists()));
+    let t = std_targets(pid);
+    assert_eq!(&t[1..], ["/dev/null", "/dev/null"], "multilog's 0-2: {t:?}");
+}

@@ -177,7 +177,10 @@ fn readers_never_see_a_torn_record() {
     let t0 = Instant::now();
     let mut done = 0;
     let mut slowest = Duration::ZERO;
-    while done < TRANSITIONS && t0.elapsed() < LIMIT {
+    // At least 3.5 s, so the crash-looping service dies a few times too
+    // (rewrites in place are fast: 5000 can take under a second).
+    while (done < TRANSITIONS || t0.elapsed() < Duration::from_millis(3500)) && t0.elapsed() < LIMIT
+    {
         let (letter, paused) = if done % 2 == 0 {
             (b"p", true)
         } else {

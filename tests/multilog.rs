@@ -477,3 +477,154 @@ fn killed_multilog_leaves_a_clean_prefix() {
         assert!(us.len() <= 1, "round {round}");
     }
 }
+
+/// One write(2) much larger than the pipe, its pipe-fulls ending inside a
+/// line: a writer in the middle of such a write wakes readers only when
+/// it found the pipe empty, and the unfinished line keeps it from being
+/// empty. Everything still arrives, with stdin left open.
+#[test]
+fn one_huge_write_ending_pipe_fulls_mid_line_is_all_logged() {
+    let s = Scratch::new("ml-hugewrite");
+    let mut input = Vec::new();
+    for i in 0..50_000 {
+        input.extend_from_slice(format!("{i:09} {}\n", "x".repeat(89)).as_bytes());
+    }
+    // (A race: repeated to make losing it likely.)
+    for round in 0..6 {
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let mut g = Guard::new();
+        let mut cmd = Command::new(bin("multilog"));
+        let dir = format!("./d{round}");
+        cmd.args(["t", "s16777215", &dir])
+            .current_dir(&s.path)
+            .stdin(Stdio::from(rd));
+        g.spawn(&mut cmd);
+        let data = input.clone();
+        let writer = std::thread::spawn(move || {
+            let mut w = std::fs::File::from(wr);
+            w.write_all(&data).unwrap();
+            w // kept open
+        });
+        let cur = s.join(&format!("d{round}/current"));
+        let want = input.len() as u64 + 26 * 50_000;
+        let all = common::poll_until(Duration::from_secs(10), || {
+            std::fs::metadata(&cur).map(|m| m.len()).unwrap_or(0) == want
+        });
+        assert!(
+            all,
+            "round {round}: {:?} bytes",
+            std::fs::metadata(&cur).map(|m| m.len())
+        );
+        let _w = writer.join().unwrap();
+    }
+}
+
+/// The `!` processor runs inside multilog's poll loop (issue 12, goal 5):
+/// while a slow one works on `previous`, lines keep reaching the new
+/// `current`; at EOF multilog waits for it, and its output is kept.
+#[test]
+fn lines_flow_while_the_processor_runs() {
+    let s = Scratch::new("ml-procloop");
+    let mut g = Guard::new();
+    let (pid, mut stdin) = spawn_ml(&mut g, &s.path, &["!sleep 3; cat", "./d"]);
+    let d = s.join("d");
+    let cur = d.join("current");
+    stdin.write_all(b"one\n").unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::read(&cur).map(|c| c == b"one\n").unwrap_or(false)
+    }));
+    signal(pid, nix::sys::signal::Signal::SIGALRM);
+    assert!(common::poll_until(Duration::from_secs(5), || d
+        .join("previous")
+        .exists()));
+    stdin.write_all(b"two\n").unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        common::poll_until(Duration::from_millis(1500), || {
+            std::fs::read(&cur).map(|c| c == b"two\n").unwrap_or(false)
+        }),
+        "a line waited for the processor"
+    );
+    assert!(
+        d.join("previous").exists(),
+        "the processor is still running"
+    );
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    drop(stdin);
+    let status = g.child(pid).unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(olds(&d, ".s"), vec![b"one\n".to_vec()]);
+    assert!(!d.join("previous").exists());
+    assert_eq!(std::fs::read(&cur).unwrap(), b"two\n");
+}
+
+/// `current` removed while multilog runs: the batch that finds it gone
+/// counts in the new file, so `s` still holds (issue 12, goal 7).
+#[test]
+fn size_holds_after_current_is_removed() {
+    let s = Scratch::new("ml-rmsize");
+    let mut g = Guard::new();
+    let (pid, mut stdin) = spawn_ml(&mut g, &s.path, &["s4096", "n100", "./d"]);
+    let d = s.join("d");
+    let cur = d.join("current");
+    let line = |i: usize| format!("{i:05} {}\n", "y".repeat(93));
+    stdin.write_all(line(0).as_bytes()).unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::metadata(&cur)
+            .map(|m| m.len() == 100)
+            .unwrap_or(false)
+    }));
+    std::fs::remove_file(&cur).unwrap();
+    // 1000 bytes written to the new file, then a line longer than `s`:
+    // cut at the limit, counting those 1000 bytes.
+    let burst: String = (1..11).map(line).collect();
+    stdin.write_all(burst.as_bytes()).unwrap();
+    assert!(common::poll_until(Duration::from_secs(5), || {
+        std::fs::metadata(&cur)
+            .map(|m| m.len() == 1000)
+            .unwrap_or(false)
+    }));
+    let mut long = "z".repeat(5000);
+    long.push('\n');
+    stdin.write_all(long.as_bytes()).unwrap();
+    let rest: String = (11..60).map(line).collect();
+    stdin.write_all(rest.as_bytes()).unwrap();
+    drop(stdin);
+    let status = g.child(pid).unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    for e in std::fs::read_dir(&d).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('@') || name == "current" {
+            let len = e.metadata().unwrap().len();
+            assert!(len <= 4096, "{name}: {len} bytes");
+        }
+    }
+}
+
+/// A processor timeout far beyond any clock (it panicked adding it to an
+/// Instant, exit 134, in the middle of a rotation): clamped, never a panic.
+#[test]
+fn huge_processor_timeout_is_clamped_not_a_panic() {
+    let s = Scratch::new("ml-huge-timeout");
+    let input: Vec<u8> = (1..=2000)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
+    let out = run_with_input(
+        Command::new(bin("multilog"))
+            .current_dir(&s.path)
+            .env("MULTILOG_PROCESSOR_TIMEOUT", "18446744073709551615")
+            .args(["s4096", "!cat", "./d"]),
+        &input,
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rotated = std::fs::read_dir(s.join("d"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".s"))
+        })
+        .count();
+    assert!(rotated > 0, "no processed file");
+}

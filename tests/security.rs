@@ -292,6 +292,9 @@ fn multilog_snapshot(d: &Path) -> Modes {
     let mut v: Modes = std::fs::read_dir(d)
         .unwrap()
         .flatten()
+        // svkit's own `pending` record (piped input; docs/multilog.md) has
+        // no daemontools counterpart.
+        .filter(|e| e.file_name() != "pending")
         .map(|e| {
             (
                 e.file_name().to_string_lossy().into_owned(),

@@ -282,3 +282,57 @@ fn takeover_reads_a_version_1_record() {
         "did not take over from a v1 record"
     );
 }
+
+/// An adopted child's `timeout-kill` reaches its whole group through the
+/// pidfd (Linux 6.9+), never by number; on older kernels the leader only.
+#[test]
+fn takeover_timeout_kill_reaches_the_adopted_group() {
+    let s = Scratch::new("takeover-tkill");
+    let mut g = Guard::new();
+    let gc = s.join("grandchild");
+    let body = format!(
+        "trap '' TERM\nsh -c 'trap \"\" TERM; echo $$ > {p}; exec sleep 100' &\nwhile :; do sleep 0.05; done",
+        p = gc.display()
+    );
+    let dir = make_service(&s.path, "x", &body);
+    std::fs::write(dir.join("timeout-kill"), "500").unwrap();
+    let first = start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || std::fs::read_to_string(&gc)
+        .is_ok_and(|t| t.ends_with('\n'))));
+    let grandchild: u32 = std::fs::read_to_string(&gc)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    g.adopt(grandchild);
+    let child = up_pid(&dir).unwrap();
+    g.adopt(child);
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
+    if let Some(c) = g.child(first) {
+        let _ = c.wait();
+    }
+    start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || up_pid(&dir) == Some(child)));
+    send(&dir, "d");
+    std::thread::sleep(Duration::from_millis(250));
+    assert!(pid_alive(child) && pid_alive(grandchild), "TERM is ignored");
+    assert!(
+        poll_until(WAIT, || !pid_alive(child)),
+        "the leader got no KILL"
+    );
+    let (major, minor) = kernel();
+    if (major, minor) >= (6, 9) {
+        assert!(
+            poll_until(WAIT, || !pid_alive(grandchild)),
+            "the group got no KILL"
+        );
+    }
+}
+
+fn kernel() -> (u32, u32) {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut it = r
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse().ok());
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}

@@ -13,7 +13,9 @@ use svkit::registry::{self, Entry};
 pub struct Instance {
     /// Held from the fork on; every signal goes through it.
     pub pidfd: PidFd,
-    pub sig: ProcSig,
+    /// Read when the registry first lists it (unreaped, so still there),
+    /// not on the launch's path.
+    pub sig: Option<ProcSig>,
     pub argv0: Vec<u8>,
     pub conn: Option<u64>,
     /// In the registry: the exec succeeded.
@@ -58,10 +60,9 @@ impl Instances {
 
     pub fn add(&mut self, pidfd: PidFd, argv0: Vec<u8>, conn: Option<u64>) {
         let pid = pidfd.pid();
-        let sig = ProcSig::of(pid).unwrap_or(ProcSig { pid, start: 0 });
         let inst = Instance {
             pidfd,
-            sig,
+            sig: None,
             argv0,
             conn,
             listed: false,
@@ -110,12 +111,17 @@ impl Instances {
     /// program that came and went within one round leaves it as it was);
     /// an error is returned for logging.
     pub fn write_registry(&mut self) -> std::io::Result<()> {
+        for (&pid, i) in self.map.iter_mut().filter(|(_, i)| i.listed) {
+            if i.sig.is_none() {
+                i.sig = Some(ProcSig::of(pid).unwrap_or(ProcSig { pid, start: 0 }));
+            }
+        }
         let entries: Vec<Entry> = self
             .map
             .values()
             .filter(|i| i.listed)
             .map(|i| Entry {
-                sig: i.sig,
+                sig: i.sig.unwrap_or_default(),
                 argv0: i.argv0.clone(),
                 boot: self.boot,
             })

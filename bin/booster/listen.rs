@@ -51,7 +51,11 @@ impl Listener {
         let r = socket::bind(fd.as_raw_fd(), &addr);
         nix::sys::stat::umask(old);
         r.map_err(|e| fail("bind", e))?;
-        let backlog = Backlog::new(1024).unwrap_or(Backlog::MAXCONN);
+        // As deep as the kernel allows (net.core.somaxconn): a peer that
+        // holds many connections fills the backlog, and then an allowed
+        // invoker's connect() waits and races for each freed slot against
+        // the flooder's retries; in a queue it simply waits its turn.
+        let backlog = Backlog::MAXCONN;
         socket::listen(&fd, backlog).map_err(|e| fail("listen on", e))?;
         Ok(Listener {
             fd,

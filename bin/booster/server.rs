@@ -27,6 +27,15 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 const ACCEPT_BATCH: usize = 64;
 /// A spare that dies unused is re-forked at most this often.
 const SPARE_RETRY: Duration = Duration::from_secs(1);
+/// After a hand-off, the next spare is not forked for this long unless the
+/// booster has nothing else left to do (or a launch needs one): the fork
+/// then never competes with the launch in flight (the old spare's wake-up
+/// and exec, the program's exit and EXIT) for the CPU.
+const SPARE_QUIET: Duration = Duration::from_millis(3);
+/// A registry change is written at most this late, so a program that
+/// comes and goes within it never touches the file (two renames saved per
+/// short launch); stop and quiesce write at once.
+const REGISTRY_DELAY: Duration = Duration::from_millis(3);
 
 pub struct Config {
     pub grace: Duration,
@@ -50,11 +59,13 @@ pub struct Server {
     inst: Instances,
     spare: Option<Spare>,
     spare_retry: Instant,
+    /// No spare is forked while idle before this (see SPARE_QUIET).
+    spare_quiet: Instant,
     stopping: bool,
     /// No accepting before this (after a failed accept).
     accept_pause: Instant,
-    /// The registry needs rewriting at the end of this round.
-    dirty: bool,
+    /// The registry needs rewriting at the end of the round this is due.
+    registry_due: Option<Instant>,
     me: u32,
     scratch: Vec<u8>,
     /// Refusals are logged at most a few a second.
@@ -87,9 +98,10 @@ impl Server {
             inst,
             spare: None,
             spare_retry: Instant::now(),
+            spare_quiet: Instant::now(),
             stopping: false,
             accept_pause: Instant::now(),
-            dirty: false,
+            registry_due: None,
             me: std::process::id(),
             scratch: vec![0u8; 64 << 10],
             refusals: crate::log::Throttle::new(),
@@ -103,11 +115,14 @@ impl Server {
             if self.stopping && self.inst.map.is_empty() && self.conns.is_empty() {
                 break;
             }
-            // The next spare is forked only when nothing is waiting, so
-            // the fork never delays a reply; a launch that finds no spare
-            // forks one itself.
-            let want_spare =
-                !self.stopping && self.spare.is_none() && Instant::now() >= self.spare_retry;
+            // The next spare is forked only when nothing is waiting and no
+            // launch is in flight (SPARE_QUIET), so the fork never delays
+            // a reply; a launch that finds no spare forks one itself.
+            let now = Instant::now();
+            let want_spare = !self.stopping
+                && self.spare.is_none()
+                && now >= self.spare_retry
+                && now >= self.spare_quiet;
             let (mut pfds, slots) = self.poll_set();
             let timeout = if want_spare { 0 } else { self.timeout_ms() };
             let ready = match svkit::sys::poll_fds(&mut pfds, timeout) {
@@ -124,8 +139,9 @@ impl Server {
             }
             self.on_deadlines(Instant::now());
             // Replies first, bookkeeping after: the registry is rewritten
-            // once per round, after every reply of the round was sent.
-            if self.dirty {
+            // after every reply of the round was sent, once its change is
+            // REGISTRY_DELAY old.
+            if self.registry_due.is_some_and(|t| t <= Instant::now()) {
                 self.write_registry();
             }
             if want_spare && ready == 0 {
@@ -178,7 +194,11 @@ impl Server {
             };
         }
         if !self.stopping && self.spare.is_none() {
-            next = Some(next.map_or(self.spare_retry, |n| n.min(self.spare_retry)));
+            let t = self.spare_retry.max(self.spare_quiet);
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        if let Some(t) = self.registry_due {
+            next = Some(next.map_or(t, |n| n.min(t)));
         }
         if self.listener.is_some() && self.accept_pause > Instant::now() {
             next = Some(next.map_or(self.accept_pause, |n| n.min(self.accept_pause)));
@@ -272,6 +292,10 @@ impl Server {
             if let Some(id) = conn {
                 self.finish(id, pid, status);
             }
+            if self.inst.map.len() == 1 {
+                // Nothing left in flight: the next spare may come now.
+                self.spare_quiet = Instant::now();
+            }
             if let Some(i) = self.inst.map.remove(&pid) {
                 if i.listed {
                     let a = String::from_utf8_lossy(&i.argv0);
@@ -308,6 +332,7 @@ impl Server {
         self.kill_spare();
         self.drop_half_read();
         self.inst.terminate_all(self.cfg.grace);
+        self.registry_due = self.registry_due.map(|_| Instant::now());
     }
 
     /// USR1 (`svc -1`): instances go, the socket stays, a fresh spare.
@@ -318,8 +343,11 @@ impl Server {
         self.log.info("quiescing: terminating instances");
         self.kill_spare();
         self.spare_retry = Instant::now();
+        self.spare_quiet = Instant::now();
         self.drop_half_read();
         self.inst.terminate_all(self.cfg.grace);
+        // booster-drain may read the registry right after `svc -1`.
+        self.registry_due = self.registry_due.map(|_| Instant::now());
     }
 
     fn on_deadlines(&mut self, now: Instant) {
@@ -352,11 +380,13 @@ impl Server {
     }
 
     fn registry_changed(&mut self) {
-        self.dirty = true;
+        if self.registry_due.is_none() {
+            self.registry_due = Some(Instant::now() + REGISTRY_DELAY);
+        }
     }
 
     fn write_registry(&mut self) {
-        self.dirty = false;
+        self.registry_due = None;
         if let Err(e) = self.inst.write_registry() {
             let p = self.inst.path().display();
             self.log.warn(&format!("unable to write {p}: {e}"));

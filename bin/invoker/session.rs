@@ -29,7 +29,9 @@ fn after_term(grace: Duration) -> Instant {
 
 /// connect(2) with a deadline: a unix socket's connect waits while the
 /// listener's backlog is full, at most SO_SNDTIMEO, then fails with
-/// EAGAIN. The same limit then bounds each send of the request.
+/// EAGAIN. The timeout is cleared again once connected: with it set, a
+/// send interrupted by our TERM handler would fail (EINTR, never
+/// restarted) instead of resuming.
 fn connect(path: &std::path::Path) -> nix::Result<OwnedFd> {
     let fd = socket::socket(
         AddressFamily::Unix,
@@ -41,6 +43,8 @@ fn connect(path: &std::path::Path) -> nix::Result<OwnedFd> {
     socket::setsockopt(&fd, socket::sockopt::SendTimeout, &limit)?;
     let addr = socket::UnixAddr::new(path)?;
     socket::connect(fd.as_raw_fd(), &addr)?;
+    let none = nix::sys::time::TimeVal::new(0, 0);
+    socket::setsockopt(&fd, socket::sockopt::SendTimeout, &none)?;
     Ok(fd)
 }
 

@@ -39,6 +39,9 @@ enum Shows {
     /// Not the file the record names (removed or replaced): trusted as
     /// written, so nothing is written twice.
     Unknown,
+    /// The file grew past the batch: another logger (daemontools taking
+    /// the directory over) wrote since. The record is stale.
+    Foreign,
 }
 
 fn shows(dir: &Dir, m: &Mark) -> Shows {
@@ -49,6 +52,8 @@ fn shows(dir: &Dir, m: &Mark) -> Shows {
                 Shows::All
             } else if size == m.off {
                 Shows::Nothing
+            } else if size > m.off + m.len || size < m.off {
+                Shows::Foreign
             } else {
                 Shows::Part
             }
@@ -109,23 +114,31 @@ impl Journal {
         if taken >= rec.tail {
             return Ok(());
         }
-        let state: Vec<Shows> = rec
+        // Each mark is matched to the directory whose `current` it names
+        // (the script may have changed since): Unknown when none does.
+        let state: Vec<(Shows, Option<&Dir>)> = rec
             .dirs
             .iter()
-            .zip(dirs)
-            .map(|(m, d)| shows(&d.dir, m))
+            .map(|m| {
+                dirs.iter()
+                    .map(|d| (shows(&d.dir, m), Some(&d.dir)))
+                    .find(|(s, _)| *s != Shows::Unknown)
+                    .unwrap_or((Shows::Unknown, None))
+            })
             .collect();
-        let same_dirs = rec.dirs.len() == dirs.len();
-        let all = same_dirs
-            && state
-                .iter()
-                .all(|s| matches!(s, Shows::All | Shows::Unknown));
+        if state.iter().any(|(s, _)| *s == Shows::Foreign) {
+            warn("pending record is older than what another logger wrote since; not resuming it");
+            return Ok(());
+        }
+        let all = state
+            .iter()
+            .all(|(s, _)| matches!(s, Shows::All | Shows::Unknown));
         if rec.pipe != self.pipe {
             // Another pipe: its head is not this batch. Keep whole writes,
             // remove a cut one.
-            for ((m, d), s) in rec.dirs.iter().zip(dirs).zip(&state) {
-                if *s == Shows::Part {
-                    undo(&d.dir, m)?;
+            for (m, (s, d)) in rec.dirs.iter().zip(&state) {
+                if let (Shows::Part, Some(d)) = (s, d) {
+                    undo(d, m)?;
                 }
             }
             return Ok(());
@@ -137,9 +150,9 @@ impl Journal {
         if !all {
             // Not all written, so nothing taken: undo, and the batch is
             // read again from the pipe.
-            for ((m, d), s) in rec.dirs.iter().zip(dirs).zip(&state) {
-                if matches!(s, Shows::All | Shows::Part) {
-                    undo(&d.dir, m)?;
+            for (m, (s, d)) in rec.dirs.iter().zip(&state) {
+                if let (Shows::All | Shows::Part, Some(d)) = (s, d) {
+                    undo(d, m)?;
                 }
             }
             return Ok(());
@@ -201,8 +214,15 @@ impl Journal {
                 );
             }
         }
+        let mut first = true;
         self.pause.retry_in("take input", &self.path, || {
-            let done = file.metadata()?.len().saturating_sub(base);
+            // After a failed attempt, the file's size says how far it got.
+            let done = if first {
+                0
+            } else {
+                file.metadata()?.len().saturating_sub(base)
+            };
+            first = false;
             if done < tail {
                 peek.take_into(file, base + done, (tail - done) as usize)?;
             }

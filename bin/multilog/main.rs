@@ -24,6 +24,10 @@ const PROG: &str = "multilog";
 /// is ignored by hand below.
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // No Rust start-up puts /dev/null on closed 0-2 for us: do it before
+    // anything is opened, or the self-pipe lands on 1 and 2 and `e` writes
+    // into it.
+    svkit::sys::open_std_fds();
     multilog();
     0
 }
@@ -62,12 +66,15 @@ fn multilog() {
     };
     let (out, journal) = output::Outputs::start(&script, peek.as_mut());
     let engine = Engine::new(&script);
-    let mut input = input::Input::new(&script.stamps, engine, out, script.dirs_only());
+    let fast = script.dirs_only() && script.line_max == 0;
+    let mut input = input::Input::new(&script.stamps, engine, out, script.dirs_only(), fast);
     match (peek.as_mut(), journal) {
         (Some(p), Some(mut j)) => input.run_pipe(p, &mut j, &pipe),
         _ => input.run_read(&pipe),
     }
     input.engine.finish(&mut input.out);
     input.out.rotate_due();
-    input.out.complete();
+    if !input.out.complete() {
+        svkit::exit::fatal(PROG, "unable to sync the log: left unfinished");
+    }
 }

@@ -87,9 +87,50 @@ impl Outputs {
         (Outputs { dirs, statuses }, journal)
     }
 
+    /// The processors' descriptors to watch, and the earliest deadline.
+    pub fn processors(&self) -> (Vec<i32>, Option<std::time::Instant>) {
+        let fds = self.dirs.iter().filter_map(|d| d.proc.fd()).collect();
+        let at = self.dirs.iter().filter_map(|d| d.proc.deadline()).min();
+        (fds, at)
+    }
+
+    /// Moves every processor run along, without blocking.
+    pub fn step_processors(&mut self) {
+        for d in &mut self.dirs {
+            if d.proc.busy() {
+                d.step_proc();
+            }
+        }
+    }
+
     /// Room left before the fullest directory's size limit.
     pub fn min_room(&self) -> u64 {
         self.dirs.iter().map(|d| d.room()).min().unwrap_or(u64::MAX)
+    }
+
+    /// Output that makes the first directory's rotation due (a newline
+    /// within SLACK bytes of its limit).
+    pub fn min_due_room(&self) -> u64 {
+        self.dirs
+            .iter()
+            .map(|d| d.due_room())
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The fast path gathered `len` bytes of whole lines for every directory.
+    pub fn gather(&mut self, len: u64) {
+        for d in &mut self.dirs {
+            d.gather(len);
+        }
+    }
+
+    /// The fast path's batch: each line of `data` after `stamp`, to every
+    /// directory.
+    pub fn write_lines(&mut self, stamp: &[u8], data: &[u8]) {
+        for d in &mut self.dirs {
+            d.write_lines(stamp, data);
+        }
     }
 
     /// True when a directory's rotation is due or a batch has grown large.
@@ -128,13 +169,18 @@ impl Outputs {
     }
 
     /// EOF or SIGTERM: everything on disk, `current` marked complete.
-    pub fn complete(&mut self) {
+    /// Returns false when a `current` could not be synced (it is left
+    /// unfinished, mode 644).
+    pub fn complete(&mut self) -> bool {
+        let mut durable = true;
         for d in &mut self.dirs {
-            d.complete();
+            d.finish_proc();
+            durable &= d.complete();
         }
         for s in &self.statuses {
             let _ = s.sync_data();
         }
+        durable
     }
 }
 

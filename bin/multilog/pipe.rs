@@ -218,10 +218,13 @@ impl Peek {
 /// unfinished line is not polled in a loop) and the self-pipe.
 pub struct Waiter {
     ep: OwnedFd,
+    /// Processors' pidfds registered now.
+    watched: Vec<RawFd>,
 }
 
 pub const INPUT: u64 = 1;
 pub const SIGNAL: u64 = 2;
+pub const PROCESSOR: u64 = 3;
 
 impl Waiter {
     pub fn new(selfpipe: RawFd) -> io::Result<Waiter> {
@@ -232,7 +235,10 @@ impl Waiter {
         }
         // SAFETY: fd is a fresh descriptor nobody else owns.
         let ep = unsafe { OwnedFd::from_raw_fd(fd) };
-        let w = Waiter { ep };
+        let w = Waiter {
+            ep,
+            watched: Vec::new(),
+        };
         w.add(0, (libc::EPOLLIN | libc::EPOLLET) as u32, INPUT)?;
         w.add(selfpipe, libc::EPOLLIN as u32, SIGNAL)?;
         Ok(w)
@@ -248,11 +254,35 @@ impl Waiter {
         Ok(())
     }
 
+    /// Watches exactly these processor pidfds.
+    pub fn watch(&mut self, fds: &[RawFd]) {
+        if self.watched == fds {
+            return;
+        }
+        for &fd in &self.watched {
+            // SAFETY: removing a registration; a closed fd is already gone.
+            unsafe {
+                libc::epoll_ctl(
+                    self.ep.as_raw_fd(),
+                    libc::EPOLL_CTL_DEL,
+                    fd,
+                    std::ptr::null_mut(),
+                );
+            }
+        }
+        self.watched.clear();
+        for &fd in fds {
+            if self.add(fd, libc::EPOLLIN as u32, PROCESSOR).is_ok() {
+                self.watched.push(fd);
+            }
+        }
+    }
+
     /// Waits up to `ms` (-1: no limit); returns (input, signal) readiness.
     pub fn wait(&self, ms: i32) -> io::Result<(bool, bool)> {
-        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 2];
-        // SAFETY: evs is a valid array of 2 events for the kernel to fill.
-        let r = unsafe { libc::epoll_wait(self.ep.as_raw_fd(), evs.as_mut_ptr(), 2, ms) };
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 8];
+        // SAFETY: evs is a valid array of 8 events for the kernel to fill.
+        let r = unsafe { libc::epoll_wait(self.ep.as_raw_fd(), evs.as_mut_ptr(), 8, ms) };
         if r < 0 {
             let e = io::Error::last_os_error();
             if e.kind() == io::ErrorKind::Interrupted {

@@ -6,8 +6,8 @@ use crate::ondisk::{Dir, CURRENT, NEWSTATE, PREVIOUS, PROCESSED, STATE};
 use nix::fcntl::OFlag;
 use nix::sys::stat::{fchmod, Mode};
 use std::io;
-use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 /// A directory's `s`, `n` and `!` settings.
 pub struct Settings {
@@ -100,66 +100,229 @@ pub fn recover(dir: &Dir, num: u32) -> io::Result<()> {
     dir.sync()
 }
 
+/// The `!` processor of a directory: it runs inside multilog's poll loop
+/// (its pidfd is watched), and a failed run is started again at a
+/// deadline, never after a sleep.
+pub enum Proc {
+    Idle,
+    Running {
+        child: std::process::Child,
+        pidfd: Option<OwnedFd>,
+        attempt: u32,
+        kill_at: Instant,
+        killed: bool,
+    },
+    Again {
+        at: Instant,
+        attempt: u32,
+    },
+}
+
+impl Proc {
+    pub fn busy(&self) -> bool {
+        !matches!(self, Proc::Idle)
+    }
+
+    /// The descriptor that becomes readable when the run ends.
+    pub fn fd(&self) -> Option<RawFd> {
+        match self {
+            Proc::Running {
+                pidfd: Some(fd), ..
+            } => Some(fd.as_raw_fd()),
+            _ => None,
+        }
+    }
+
+    /// When `step` has something to do without being woken.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self {
+            Proc::Running { pidfd: None, .. } => Some(Instant::now() + Duration::from_millis(100)),
+            Proc::Running {
+                kill_at, killed, ..
+            } => (!killed).then_some(*kill_at),
+            Proc::Again { at, .. } => Some(*at),
+            Proc::Idle => None,
+        }
+    }
+}
+
 /// `current` is complete (synced, mode 744): make it an old file, through
-/// the processor when there is one, then trim old files.
-pub fn finish_current(dir: &Dir, set: &Settings, pause: &mut Pause) {
+/// the processor when there is one (started here, left running), then
+/// trim old files.
+pub fn finish_current(dir: &Dir, set: &Settings, pause: &mut Pause) -> Proc {
     match &set.processor {
-        None => pause.retry("rename current", dir, || dir.to_old(CURRENT, 's')),
+        None => {
+            pause.retry("rename current", dir, || dir.to_old(CURRENT, 's'));
+            pause.retry("remove old files", dir, || dir.remove_oldest(set.num));
+            let _ = dir.sync();
+            Proc::Idle
+        }
         Some(p) => {
             pause.retry("rename current to previous", dir, || {
                 dir.rename(CURRENT, PREVIOUS)
             });
-            process(dir, p, pause);
+            start(dir, p, 1, pause)
         }
     }
+}
+
+/// `current` could not be synced: it becomes `@….u` (never processed,
+/// never `.s`), then old files are trimmed.
+pub fn keep_unfinished(dir: &Dir, set: &Settings, pause: &mut Pause) {
+    pause.retry("rename current", dir, || dir.to_old(CURRENT, 'u'));
     pause.retry("remove old files", dir, || dir.remove_oldest(set.num));
     let _ = dir.sync();
 }
 
-/// Runs the processor on `previous` until it succeeds (at most
-/// PROCESSOR_TRIES times), then commits `processed` and `newstate`.
-fn process(d: &Dir, processor: &[u8], pause: &mut Pause) {
-    for attempt in 1..=PROCESSOR_TRIES {
-        match run_processor(d, processor) {
-            Ok(true) => {
-                pause.retry("commit processed", d, || commit_processed(d));
-                return;
-            }
-            Ok(false) => svkit::exit::warn(
-                "multilog",
-                &format!(
-                    "processor failed in {} (attempt {attempt} of {PROCESSOR_TRIES})",
-                    d.path.display()
-                ),
-            ),
-            Err(e) => svkit::exit::warn(
-                "multilog",
-                &format!(
-                    "unable to run processor in {}: {} (attempt {attempt} of {PROCESSOR_TRIES})",
-                    d.path.display(),
-                    svkit::errstr::text(&e)
-                ),
-            ),
+fn attempt_warn(dir: &Dir, what: &str, attempt: u32) {
+    svkit::exit::warn(
+        "multilog",
+        &format!(
+            "{what} in {} (attempt {attempt} of {PROCESSOR_TRIES})",
+            dir.path.display()
+        ),
+    );
+}
+
+fn start(dir: &Dir, processor: &[u8], attempt: u32, pause: &mut Pause) -> Proc {
+    match spawn_processor(dir, processor) {
+        Ok(child) => Proc::Running {
+            pidfd: svkit::sys::pidfd_open(child.id()).ok(),
+            child,
+            attempt,
+            kill_at: svkit::duration::deadline(Instant::now(), processor_timeout()),
+            killed: false,
+        },
+        Err(e) => {
+            let what = format!("unable to run processor: {}", svkit::errstr::text(&e));
+            attempt_warn(dir, &what, attempt);
+            failed(dir, attempt, pause)
         }
-        if attempt < PROCESSOR_TRIES {
-            std::thread::sleep(Duration::from_secs(1));
-        }
+    }
+}
+
+/// A run failed: run again in a second, or after the last attempt keep
+/// the input unprocessed as `.u` (daemontools retries forever).
+fn failed(dir: &Dir, attempt: u32, pause: &mut Pause) -> Proc {
+    if attempt < PROCESSOR_TRIES {
+        return Proc::Again {
+            at: Instant::now() + Duration::from_secs(1),
+            attempt: attempt + 1,
+        };
     }
     svkit::exit::warn(
         "multilog",
         &format!(
             "giving up on the processor in {}; keeping its input unprocessed as .u",
-            d.path.display()
+            dir.path.display()
         ),
     );
-    pause.retry("keep previous", d, || {
-        d.unlink(PROCESSED)?;
-        d.unlink(NEWSTATE)?;
-        d.to_old(PREVIOUS, 'u')
+    pause.retry("keep previous", dir, || {
+        dir.unlink(PROCESSED)?;
+        dir.unlink(NEWSTATE)?;
+        dir.to_old(PREVIOUS, 'u')
     });
+    Proc::Idle
 }
 
-fn run_processor(d: &Dir, processor: &[u8]) -> io::Result<bool> {
+/// Moves a processor run along without blocking: reaps it when it ended
+/// (committing `processed`, or scheduling another run), kills it when it
+/// ran too long, starts it again when its deadline came.
+pub fn step(proc: Proc, dir: &Dir, set: &Settings, pause: &mut Pause) -> Proc {
+    let processor = set.processor.as_deref().unwrap_or(b"");
+    match proc {
+        Proc::Running {
+            mut child,
+            pidfd,
+            attempt,
+            kill_at,
+            mut killed,
+        } => match child.try_wait() {
+            Ok(Some(status)) => {
+                if !status.success() {
+                    attempt_warn(dir, "processor failed", attempt);
+                    return failed(dir, attempt, pause);
+                }
+                if let Err(e) = commit_processed(dir, pause) {
+                    // A failed sync is reported once: run the processor
+                    // again rather than trust a retried sync.
+                    let what = format!("unable to sync processed: {}", svkit::errstr::text(&e));
+                    attempt_warn(dir, &what, attempt);
+                    return failed(dir, attempt, pause);
+                }
+                pause.retry("remove old files", dir, || dir.remove_oldest(set.num));
+                let _ = dir.sync();
+                Proc::Idle
+            }
+            Ok(None) => {
+                if !killed && Instant::now() >= kill_at {
+                    svkit::exit::warn(
+                        "multilog",
+                        &format!(
+                            "processor in {} ran longer than {} s; killed",
+                            dir.path.display(),
+                            processor_timeout().as_secs()
+                        ),
+                    );
+                    // Not reaped yet: the group's number is still ours.
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(child.id() as i32),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    killed = true;
+                }
+                Proc::Running {
+                    child,
+                    pidfd,
+                    attempt,
+                    kill_at,
+                    killed,
+                }
+            }
+            Err(e) => {
+                let what = format!("unable to wait for processor: {}", svkit::errstr::text(&e));
+                attempt_warn(dir, &what, attempt);
+                failed(dir, attempt, pause)
+            }
+        },
+        Proc::Again { at, attempt } if Instant::now() >= at => {
+            start(dir, processor, attempt, pause)
+        }
+        other => other,
+    }
+}
+
+/// Runs `step` until the processor is done: before the next rotation of
+/// the same directory, and at exit. Waits in poll for the pidfd or the
+/// next deadline.
+pub fn finish(mut proc: Proc, dir: &Dir, set: &Settings, pause: &mut Pause) -> Proc {
+    loop {
+        proc = step(proc, dir, set, pause);
+        if !proc.busy() {
+            return proc;
+        }
+        let left = proc
+            .deadline()
+            .map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(60_000) as i32
+            })
+            .unwrap_or(-1);
+        let mut fds: Vec<libc::pollfd> = proc
+            .fd()
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .into_iter()
+            .collect();
+        let _ = svkit::sys::poll_fds(&mut fds, left);
+    }
+}
+
+fn spawn_processor(d: &Dir, processor: &[u8]) -> io::Result<std::process::Child> {
     use std::os::unix::ffi::OsStrExt;
     let rd = OFlag::O_RDONLY;
     let wr = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC;
@@ -179,82 +342,38 @@ fn run_processor(d: &Dir, processor: &[u8]) -> io::Result<bool> {
         .current_dir(&d.path)
         .stdin(input)
         .stdout(output);
-    let mut child = svkit::sys::spawn_with_fd45(&mut cmd, state.as_raw_fd(), newstate.as_raw_fd())?;
-    drop(cmd);
-    let pid = child.id();
-    if !wait_bounded(pid, processor_timeout()) {
-        svkit::exit::warn(
-            "multilog",
-            &format!(
-                "processor in {} ran longer than {} s; killed",
-                d.path.display(),
-                processor_timeout().as_secs()
-            ),
-        );
-        let _ = nix::sys::signal::killpg(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-    let status = loop {
-        match child.wait() {
-            Ok(s) => break s,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    Ok(status.success())
+    svkit::sys::spawn_with_fd45(&mut cmd, state.as_raw_fd(), newstate.as_raw_fd())
 }
 
 /// How long one processor run may take: $MULTILOG_PROCESSOR_TIMEOUT
-/// seconds, default 600.
+/// (seconds, or a duration such as `90s`), default 600; beyond
+/// `svkit::duration::MAX` it is clamped, never an overflow.
 fn processor_timeout() -> Duration {
-    let secs = std::env::var("MULTILOG_PROCESSOR_TIMEOUT")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(600);
-    Duration::from_secs(secs)
-}
-
-/// Waits until child `pid` exits (not reaped) or `limit` passes; true if
-/// it exited. Without pidfd support, waits unbounded (as daemontools).
-fn wait_bounded(pid: u32, limit: Duration) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
-    let Ok(fd) = svkit::sys::pidfd_open(pid) else {
-        return true;
-    };
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
-        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => continue,
-            Ok(_) => return true,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return true,
-        }
+    use svkit::duration::{parse_arg, Error, MAX};
+    match std::env::var("MULTILOG_PROCESSOR_TIMEOUT").map(|v| parse_arg(&v)) {
+        Ok(Ok(d)) if !d.is_zero() => d,
+        Ok(Err(Error::TooLong)) => MAX,
+        _ => Duration::from_secs(600),
     }
 }
 
 /// processed: synced and marked complete; newstate synced; previous gone;
 /// newstate becomes state; processed becomes `@….s`.
-fn commit_processed(d: &Dir) -> io::Result<()> {
+/// A failed sync is an error (the processor runs again); what follows
+/// the syncs is retried until done.
+fn commit_processed(d: &Dir, pause: &mut Pause) -> io::Result<()> {
     let p = d.open_file(PROCESSED, OFlag::O_WRONLY, 0)?;
     p.sync_all()?;
     fchmod(p.as_raw_fd(), Mode::from_bits_truncate(0o744))?;
     p.sync_all()?;
     let n = d.open_file(NEWSTATE, OFlag::O_WRONLY | OFlag::O_CREAT, 0o644)?;
     n.sync_all()?;
-    d.unlink(PREVIOUS)?;
-    d.rename(NEWSTATE, STATE)?;
-    d.to_old(PROCESSED, 's')
+    pause.retry("commit processed", d, || {
+        d.unlink(PREVIOUS)?;
+        if d.stat(NEWSTATE)?.is_some() {
+            d.rename(NEWSTATE, STATE)?;
+        }
+        d.to_old(PROCESSED, 's')
+    });
+    Ok(())
 }

@@ -66,6 +66,46 @@ pub fn timeout_finish(label: &str) -> Opt<Option<Duration>> {
     millis(label, svdir::TIMEOUT_FINISH)
 }
 
+/// The `backoff` file: `MIN MAX WINDOW`, milliseconds. A `run` that dies
+/// less than WINDOW after its start makes the next start wait MIN, then
+/// twice the last delay each time, at most MAX; one that lived longer
+/// resets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+    pub window: Duration,
+}
+
+pub fn backoff(label: &str) -> Opt<Backoff> {
+    use svkit::duration::{parse_file_millis, FileMillis};
+    match read(label, svdir::BACKOFF) {
+        Opt::Value(t) => {
+            let v: Vec<Option<Duration>> = t
+                .split_ascii_whitespace()
+                .map(|w| match parse_file_millis(w) {
+                    FileMillis::Ok(d) | FileMillis::Clamped(d) => Some(d),
+                    FileMillis::Invalid => None,
+                })
+                .collect();
+            match v[..] {
+                [Some(min), Some(max), Some(window)] if min <= max => {
+                    Opt::Value(Backoff { min, max, window })
+                }
+                _ => bad(
+                    label,
+                    svdir::BACKOFF,
+                    &t,
+                    "not MIN MAX WINDOW in milliseconds with MIN <= MAX",
+                ),
+            }
+        }
+        Opt::Absent => Opt::Absent,
+        Opt::Bad(m) => Opt::Bad(m),
+        Opt::Clamped(_, m) => Opt::Bad(m),
+    }
+}
+
 /// `down-signal`: `HUP`, `SIGHUP` or a number.
 pub fn down_signal(label: &str) -> Opt<Signal> {
     match read(label, svdir::DOWN_SIGNAL) {

@@ -19,7 +19,7 @@ pub struct Files {
 
 /// Creates `supervise/` (0700) and takes its lock (0600, flock), as djb's
 /// supervise. `label` is DIR as given on the command line, for messages.
-pub fn lock(label: &str) -> Result<File, String> {
+pub fn lock(label: &str) -> anyhow::Result<File> {
     let full = |name: &str| format!("{label}/{name}");
     match std::fs::DirBuilder::new()
         .mode(0o700)
@@ -27,7 +27,7 @@ pub fn lock(label: &str) -> Result<File, String> {
     {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(unable("mkdir", Path::new(&full(svdir::SUPERVISE)), &e)),
+        Err(e) => anyhow::bail!(unable("mkdir", Path::new(&full(svdir::SUPERVISE)), &e)),
     }
     let lock = OpenOptions::new()
         .append(true)
@@ -35,40 +35,40 @@ pub fn lock(label: &str) -> Result<File, String> {
         .mode(0o600)
         .open(svdir::LOCK)
         .and_then(|f| svkit::sys::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB).map(|_| f))
-        .map_err(|e| unable("acquire", Path::new(&full(svdir::LOCK)), &e))?;
+        .map_err(|e| anyhow::anyhow!(unable("acquire", Path::new(&full(svdir::LOCK)), &e)))?;
     Ok(lock)
 }
 
 /// Makes (mode 0600) and opens a fifo read+write, non-blocking: with our
 /// own writer it never reads EOF.
-fn open_fifo(label: &str, name: &str) -> Result<File, String> {
+fn open_fifo(label: &str, name: &str) -> anyhow::Result<File> {
     let path = Path::new(name);
     let shown = format!("{label}/{name}");
     match nix::unistd::mkfifo(path, Mode::from_bits_truncate(0o600)) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
-        Err(e) => return Err(unable("mkfifo", Path::new(&shown), &io::Error::from(e))),
+        Err(e) => anyhow::bail!(unable("mkfifo", Path::new(&shown), &io::Error::from(e))),
     }
     let f = OpenOptions::new()
         .read(true)
         .write(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| unable("read", Path::new(&shown), &e))?;
+        .map_err(|e| anyhow::anyhow!(unable("read", Path::new(&shown), &e)))?;
     let is_fifo = f
         .metadata()
         .map(|m| m.file_type().is_fifo())
         .unwrap_or(false);
     if !is_fifo {
-        return Err(format!("unable to read {shown}: not a fifo"));
+        anyhow::bail!("unable to read {shown}: not a fifo");
     }
     Ok(f)
 }
 
-pub fn open_control(label: &str) -> Result<File, String> {
+pub fn open_control(label: &str) -> anyhow::Result<File> {
     open_fifo(label, svdir::CONTROL)
 }
 
-pub fn open_ok(label: &str) -> Result<File, String> {
+pub fn open_ok(label: &str) -> anyhow::Result<File> {
     open_fifo(label, svdir::OK)
 }
 
@@ -84,16 +84,16 @@ impl Files {
 
 /// Writes `xstatus` atomically (`.new` + rename). Returns the failure as
 /// a warning text (path and reason).
-pub fn write_xstatus(label: &str, bytes: &[u8]) -> Result<(), String> {
+pub fn write_xstatus(label: &str, bytes: &[u8]) -> anyhow::Result<()> {
     put(label, svdir::XSTATUS_NEW, svdir::XSTATUS, bytes)
 }
 
 /// Writes `status` atomically.
-pub fn write_status(label: &str, bytes: &[u8]) -> Result<(), String> {
+pub fn write_status(label: &str, bytes: &[u8]) -> anyhow::Result<()> {
     put(label, svdir::STATUS_NEW, svdir::STATUS, bytes)
 }
 
-fn put(label: &str, tmp: &str, dst: &str, bytes: &[u8]) -> Result<(), String> {
-    svkit::atomic::replace(Path::new(tmp), Path::new(dst), bytes, false)
-        .map_err(|e| unable("write", Path::new(&format!("{label}/{tmp}")), &e))
+fn put(label: &str, tmp: &str, dst: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    svkit::atomic::exchange(Path::new(tmp), Path::new(dst), bytes)
+        .map_err(|e| anyhow::anyhow!(unable("write", Path::new(&format!("{label}/{tmp}")), &e)))
 }

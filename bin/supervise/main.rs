@@ -3,6 +3,7 @@
 
 mod config;
 mod files;
+mod machine;
 mod spawn;
 mod state;
 mod takeover;
@@ -41,13 +42,13 @@ fn main() {
             &unable("stat", std::path::Path::new(&format!("{label}/down")), &e),
         ),
     };
-    let lock = files::lock(&label).unwrap_or_else(|m| fatal(PROG, &m));
-    let control = files::open_control(&label).unwrap_or_else(|m| fatal(PROG, &m));
+    let lock = files::lock(&label).unwrap_or_else(|e| fatal(PROG, &e.to_string()));
+    let control = files::open_control(&label).unwrap_or_else(|e| fatal(PROG, &e.to_string()));
     let mut sup = state::Sup::new(label.clone(), want);
     takeover::adopt(&mut sup);
     sup.announce();
     // `ok` last: once svok says "running", status is already there.
-    let ok = files::open_ok(&label).unwrap_or_else(|m| fatal(PROG, &m));
+    let ok = files::open_ok(&label).unwrap_or_else(|e| fatal(PROG, &e.to_string()));
     let mut fs = files::Files::new(lock, control, ok);
     run(&mut sup, &mut fs, &pipe);
     sup.announce();
@@ -72,25 +73,11 @@ fn run(sup: &mut state::Sup, fs: &mut files::Files, pipe: &SelfPipe) {
             }
         };
         let (sig_ready, ctl_ready, notify_ready, pidfd_ready, finish_ready) = {
-            let notify: Option<BorrowedFd> = sup
-                .child
-                .as_ref()
-                .and_then(|c| c.notify.as_ref())
-                .map(|f| f.as_fd());
-            // Our own child is seen through SIGCHLD; only an adopted one
-            // (not our child) through its pidfd.
-            let pidfd: Option<BorrowedFd> = sup
-                .child
-                .as_ref()
-                .filter(|c| c.adopted)
-                .and_then(|c| c.pidfd.as_ref())
-                .map(|f| f.as_fd());
-            let finish_fd: Option<BorrowedFd> = sup
-                .finish
-                .as_ref()
-                .filter(|f| f.adopted)
-                .and_then(|f| f.pidfd.as_ref())
-                .map(|f| f.as_fd());
+            let notify: Option<BorrowedFd> = sup.notify_fd();
+            // Our own children are seen through SIGCHLD; adopted ones
+            // (not our children) through their pidfds.
+            let pidfd: Option<BorrowedFd> = sup.adopted_run_fd();
+            let finish_fd: Option<BorrowedFd> = sup.adopted_finish_fd();
             let mut fds = vec![
                 PollFd::new(pipe.as_fd(), PollFlags::POLLIN),
                 PollFd::new(fs.control.as_fd(), PollFlags::POLLIN),
@@ -130,13 +117,13 @@ fn run(sup: &mut state::Sup, fs: &mut files::Files, pipe: &SelfPipe) {
             reap(sup, now);
         }
         if finish_ready {
-            sup.on_finish_reaped();
+            sup.on_finish_gone(None, now);
         }
         if pidfd_ready {
-            sup.on_child_exit(state::WSTATUS_UNKNOWN, now);
+            sup.on_adopted_exit(now);
         }
         if notify_ready {
-            sup.on_notify();
+            sup.on_notify(now);
         }
         if ctl_ready {
             read_control(sup, fs, now);
@@ -153,21 +140,19 @@ fn reap(sup: &mut state::Sup, now: Instant) {
     // By pid: a held zombie, older, would hide them from a waitid(P_ALL).
     if let Some(pid) = sup.own_run() {
         if let Ok(Some(w)) = peek_exit(pid) {
-            if !sup.on_child_exit(w, now) {
-                let _ = reap_raw(pid as i32);
-            }
+            // Reaped now, or held for its group's deadline (the machine
+            // says which).
+            sup.on_run_exit(w, now);
         }
     }
-    if let Some(pid) = sup.finish.as_ref().filter(|f| !f.adopted).map(|f| f.pid) {
-        if let Ok(Some(_)) = reap_raw(pid as i32) {
-            sup.on_finish_reaped();
+    if let Some(pid) = sup.own_finish() {
+        if let Ok(Some((_, w))) = reap_raw(pid as i32) {
+            sup.on_finish_gone(svkit::waitstatus::WaitStatus(w).code(), now);
         }
     }
     // Anything else (children supervise inherited across exec).
     while let Some(pid) = peek_exited() {
-        let ours = sup.own_run() == Some(pid)
-            || sup.finish.as_ref().is_some_and(|f| f.pid == pid)
-            || sup.held.iter().any(|h| h.pid == pid);
+        let ours = sup.own_run() == Some(pid) || sup.own_finish() == Some(pid) || sup.is_held(pid);
         if ours {
             // Handled above, or at the next SIGCHLD, or kept for a deadline.
             return;

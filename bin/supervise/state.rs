@@ -1,81 +1,35 @@
-//! The supervisor's state machine: what it wants, what runs, and the
-//! transitions on control letters, child deaths, readiness and deadlines.
+//! Performing the machine's actions: the processes (pidfds, readiness
+//! pipe, gates), the signals, the records on disk. All decisions are in
+//! `machine.rs`; this file only does what it is told and feeds back what
+//! happened.
 
+use crate::machine::{Action, Event, Machine, Proc, Snapshot};
 use crate::{config, files, spawn};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::time::{Duration, Instant};
-use svkit::control::Command;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
 use svkit::pidfd::PidFd;
 use svkit::procsig::ProcSig;
-use svkit::status::{Status, Want};
+use svkit::status::Want;
 use svkit::tai64n::Tai64n;
-use svkit::xstatus::{self, Death, XStatus};
-
-/// The restart floor: at most one start of `run` per second.
-pub const FLOOR: Duration = Duration::from_secs(1);
 
 /// Raw wait status recorded when the exit status cannot be known (a child
 /// taken over from a previous supervise): neither WIFEXITED nor WIFSIGNALED.
 pub const WSTATUS_UNKNOWN: i32 = svkit::waitstatus::WaitStatus::UNKNOWN.0;
 
-/// The running `run`.
-pub struct Child {
-    pub sig: ProcSig,
-    /// Readiness pipe (read end) while the service has not signalled.
-    pub notify: Option<OwnedFd>,
-    /// Every signal goes through it (`pidfd_send_signal`), never by pid.
-    /// None only where the kernel has no pidfd_open; then our own child is
-    /// signalled by pid, which is safe while it is unreaped.
-    pub pidfd: Option<PidFd>,
-    /// Inherited from a killed supervise: not our child, so never reaped
-    /// by us; its pidfd in the poll set says when it is gone.
-    pub adopted: bool,
-    /// After `d` with `timeout-kill`: when its process group gets SIGKILL.
-    pub kill_at: Option<Instant>,
-}
-
-/// The running `finish` and when its process group gets SIGKILL.
-pub struct Finish {
-    pub pid: u32,
-    pub sig: ProcSig,
-    pub pidfd: Option<PidFd>,
-    /// Left by a killed supervise: waited for through its pidfd.
-    pub adopted: bool,
-    pub kill_at: Option<Instant>,
-}
-
-/// A `run` that exited while a `timeout-kill` deadline was armed and
-/// other processes of its group still ran: kept unreaped (a zombie) so
-/// that its pid — the group's id — cannot be recycled before the deadline
-/// SIGKILLs what is left of the group. Reaped right after.
-pub struct Held {
-    pub pid: u32,
-    pub kill_at: Instant,
-}
-
 pub struct Sup {
     pub label: String,
-    pub want: Want,
-    pub paused: bool,
-    pub exiting: bool,
-    /// A start is due (after `u`, `o`, or a death while wanted up).
-    pub pending: bool,
-    pub child: Option<Child>,
-    pub finish: Option<Finish>,
-    pub last_start: Option<Instant>,
-    /// When supervise started: the first start is due at once.
-    born: Instant,
-    /// Dead leaders kept unreaped until their group's kill deadline.
-    pub held: Vec<Held>,
-    pub x: XStatus,
+    pub m: Machine,
+    /// `run`'s pidfd (every signal goes through it) and readiness pipe.
+    run_pidfd: Option<PidFd>,
+    notify: Option<OwnedFd>,
+    finish_pidfd: Option<PidFd>,
     /// What was last written to `status` and `xstatus`.
     written_status: Option<[u8; svkit::status::LEN]>,
     written_x: Option<Vec<u8>>,
     warned: Vec<String>,
     start_failure: Option<String>,
-    garbage_warned: bool,
 }
 
 impl Sup {
@@ -84,26 +38,16 @@ impl Sup {
             pid: std::process::id(),
             start: 0,
         });
-        let mut x = XStatus::new(me);
-        x.changed = Tai64n::now();
-        x.set(xstatus::FLAG_NORMALLY_UP, want == Want::Up);
         Sup {
+            m: Machine::new(label.clone(), want, me, Instant::now(), Tai64n::now()),
             label,
-            want,
-            paused: false,
-            exiting: false,
-            pending: want == Want::Up,
-            child: None,
-            finish: None,
-            last_start: None,
-            born: Instant::now(),
-            held: Vec::new(),
-            x,
+            run_pidfd: None,
+            notify: None,
+            finish_pidfd: None,
             written_status: None,
             written_x: None,
             warned: Vec::new(),
             start_failure: None,
-            garbage_warned: false,
         }
     }
 
@@ -130,142 +74,149 @@ impl Sup {
         }
     }
 
-    /// The two records as they should read now.
-    pub fn records(&mut self) -> (Status, XStatus) {
-        let pid = self.child.as_ref().map_or(0, |c| c.sig.pid);
-        self.x.want = self.want;
-        self.x.child = self.child.as_ref().map_or(ProcSig::default(), |c| c.sig);
-        self.x.set(xstatus::FLAG_PAUSED, pid != 0 && self.paused);
-        self.x.set(xstatus::FLAG_FINISHING, self.finish.is_some());
-        self.x.finish = self.finish.as_ref().map_or(ProcSig::default(), |f| f.sig);
-        self.x.set(xstatus::FLAG_EXITING, self.exiting);
-        let st = Status {
-            when: self.x.changed,
-            pid,
-            paused: self.paused,
-            want: self.want,
-        };
-        (st, self.x.clone())
-    }
-
-    /// Writes `xstatus` if it differs from what was last written.
-    pub fn record_x(&mut self) {
-        let x = self.records().1.pack();
-        if self.written_x.as_ref() == Some(&x) {
-            return;
-        }
-        match files::write_xstatus(&self.label, &x) {
-            Ok(()) => self.written_x = Some(x),
-            // Keep supervising; say it once per cause, retry at the next change.
-            Err(m) => self.warn_once(m),
-        }
-    }
-
-    /// Writes the records that differ from what was last written:
-    /// `xstatus` first, so a reader who sees the new pid in `status` also
-    /// finds its signature.
-    pub fn announce(&mut self) {
-        self.record_x();
-        let st = self.records().0.pack();
-        if self.written_status == Some(st) {
-            return;
-        }
-        match files::write_status(&self.label, &st) {
-            Ok(()) => self.written_status = Some(st),
-            Err(m) => self.warn_once(m),
-        }
-    }
-
-    /// Sends `sig` to the running child, if any.
-    fn signal_child(&self, sig: Signal) {
-        if let Some(c) = &self.child {
-            signal_process(c, sig);
-        }
-    }
-
-    pub fn on_control(&mut self, byte: u8, now: Instant) {
-        let Some(cmd) = Command::from_byte(byte) else {
-            if !self.garbage_warned {
-                self.garbage_warned = true;
-                svkit::exit::warn(
-                    "supervise",
-                    &format!(
-                        "ignoring unknown control byte 0x{byte:02x} on {}/{}",
-                        self.label,
-                        svkit::svdir::CONTROL
-                    ),
-                );
+    /// The service-directory files `ev`'s transition needs, read before
+    /// it (only those: a crash loop reads one file per death).
+    fn snapshot(&mut self, ev: &Event) -> Snapshot {
+        let l = self.label.clone();
+        let mut s = Snapshot::default();
+        match ev {
+            Event::Control(_) => {
+                if let Some(sig) = self.opt(config::down_signal(&l)) {
+                    s.down_signal = sig;
+                }
+                s.timeout_kill = self.opt(config::timeout_kill(&l)).flatten();
             }
-            return;
-        };
-        match cmd {
-            Command::Up => {
-                self.want = Want::Up;
-                self.pending = self.child.is_none();
-            }
-            Command::Once => {
-                self.want = Want::None;
-                self.pending = self.child.is_none();
-            }
-            Command::Down => {
-                self.want = Want::Down;
-                self.pending = false;
-                if self.child.is_some() {
-                    let l = self.label.clone();
-                    let sig = self.opt(config::down_signal(&l)).unwrap_or(Signal::SIGTERM);
-                    self.signal_child(sig);
-                    self.signal_child(Signal::SIGCONT);
-                    self.paused = false;
-                    if let Some(Some(d)) = self.opt(config::timeout_kill(&l)) {
-                        if let Some(c) = self.child.as_mut() {
-                            c.kill_at = Some(svkit::duration::deadline(now, d));
-                        }
-                    }
+            Event::FinishForked(_) => {
+                if let Some(v) = self.opt(config::timeout_finish(&l)) {
+                    s.timeout_finish = v;
                 }
             }
-            Command::Exit => self.exiting = true,
-            Command::Signal(sig) => {
-                match sig {
-                    Signal::SIGSTOP => self.paused = true,
-                    Signal::SIGCONT => self.paused = false,
+            Event::RunExited { .. } => s.backoff = self.opt(config::backoff(&l)),
+            _ => {}
+        }
+        s
+    }
+
+    /// Feeds one event to the machine and performs what it returns.
+    pub fn feed(&mut self, ev: Event, now: Instant) {
+        let snap = if self.m.wants_snapshot(&ev) {
+            self.snapshot(&ev)
+        } else {
+            Snapshot::default()
+        };
+        let actions = self.m.on(ev, now, Tai64n::now(), &snap);
+        for a in actions {
+            self.perform(a, now);
+        }
+    }
+
+    fn perform(&mut self, a: Action, now: Instant) {
+        match a {
+            Action::SpawnRun => self.spawn_run(now),
+            Action::SpawnFinish { wstatus } => self.spawn_finish(wstatus, now),
+            Action::Signal(sig) => {
+                let adopted = self.m.run.as_ref().is_some_and(|r| r.adopted);
+                let pid = self.m.run.as_ref().map(|r| r.sig.pid);
+                match (&self.run_pidfd, pid) {
+                    (Some(p), _) => {
+                        let _ = p.signal(sig);
+                    }
+                    // No pidfds on this kernel: our own child, unreaped
+                    // (the machine still holds it), so the pid is its.
+                    (None, Some(pid)) if !adopted => {
+                        let _ = nix::sys::signal::kill(Pid::from_raw(pid as i32), sig);
+                    }
                     _ => {}
                 }
-                self.signal_child(sig);
+            }
+            Action::KillGroup(Proc::Run) => {
+                let Some(r) = &self.m.run else { return };
+                if r.adopted {
+                    // Not our child: its group id is not ours to pin. The
+                    // pidfd reaches the group on Linux 6.9+
+                    // (PIDFD_SIGNAL_PROCESS_GROUP), else the leader only.
+                    if let Some(p) = &self.run_pidfd {
+                        p.signal_group(Signal::SIGKILL);
+                    }
+                } else {
+                    // Unreaped while the machine holds it.
+                    kill_group(r.sig.pid);
+                }
+            }
+            Action::KillGroup(Proc::Finish) => {
+                let Some(f) = &self.m.finish else { return };
+                if f.adopted {
+                    if let Some(p) = &self.finish_pidfd {
+                        p.signal_group(Signal::SIGKILL);
+                    }
+                } else {
+                    kill_group(f.sig.pid);
+                }
+            }
+            Action::Reap(pid) => {
+                let _ = svkit::sys::reap_raw(pid as i32);
+            }
+            Action::Hold(_) => {}
+            Action::KillHeld(pid) => {
+                // The zombie pins the group id until we reap it right here.
+                kill_group(pid);
+                let _ = svkit::sys::reap_raw(pid as i32);
+            }
+            Action::Warn(m) => svkit::exit::warn("supervise", &m),
+        }
+    }
+
+    fn spawn_run(&mut self, now: Instant) {
+        let l = self.label.clone();
+        // The usual reasons an exec fails, found without a fork: `run` is
+        // missing or not executable (also cheaper in such a loop).
+        if let Err(e) = svkit::sys::access_exec(std::path::Path::new("./run")) {
+            self.feed(Event::RunFailed, now);
+            return self.start_failed(&e);
+        }
+        let fd = self.opt(config::notification_fd(&l));
+        let s = match spawn::run(fd) {
+            Ok(s) => s,
+            Err(e) => {
+                self.feed(Event::RunFailed, now);
+                return self.start_failed(&e);
+            }
+        };
+        self.feed(Event::RunForked(signature(s.pid)), now);
+        self.run_pidfd = s.pidfd;
+        self.notify = s.notify;
+        // Recorded before it may run: a supervise killed from here on is
+        // replaced by one that adopts it (or sees it exit, never started).
+        // `status` too, as djb's supervise writes it right after its fork:
+        // the new pid shows without waiting for the exec.
+        self.announce();
+        match s.gate.release() {
+            Ok(()) => self.start_failure = None,
+            Err(e) => {
+                // It never ran and exits at once: not a death to record.
+                self.run_pidfd = None;
+                self.notify = None;
+                reap_now(s.pid);
+                self.feed(Event::RunFailed, now);
+                self.start_failed(&e);
             }
         }
     }
 
-    /// The child is gone with `wstatus`: record it, run `finish`, plan
-    /// the restart. Returns true when our (unreaped) child must stay
-    /// unreaped for its group's kill deadline (see [`Held`]).
-    pub fn on_child_exit(&mut self, wstatus: i32, now: Instant) -> bool {
-        let Some(c) = self.child.take() else {
-            return false;
-        };
-        let hold = match c.kill_at {
-            Some(t)
-                if !c.adopted && svkit::procstat::group_has_live_members(c.sig.pid, c.sig.pid) =>
-            {
-                self.held.push(Held {
-                    pid: c.sig.pid,
-                    kill_at: t,
-                });
-                true
-            }
-            _ => false,
-        };
-        let t = Tai64n::now();
-        self.x.changed = t;
-        self.x.push_death(Death { when: t, wstatus });
-        self.x.ready = Tai64n::ZERO;
-        self.x.set(xstatus::FLAG_READY, false);
-        self.paused = false;
-        self.pending = self.want == Want::Up && !self.exiting;
-        self.start_finish(wstatus, now);
-        hold
+    fn start_failed(&mut self, e: &std::io::Error) {
+        // Say it once per cause; the machine retries at the floor.
+        let m = svkit::exit::unable(
+            "start",
+            std::path::Path::new(&format!("{}/run", self.label)),
+            e,
+        );
+        if self.start_failure.as_deref() != Some(m.as_str()) {
+            svkit::exit::warn("supervise", &m);
+            self.start_failure = Some(m);
+        }
     }
 
-    fn start_finish(&mut self, wstatus: i32, now: Instant) {
+    fn spawn_finish(&mut self, wstatus: i32, now: Instant) {
         // A stat is cheaper than a fork that fails to exec, in crash loops.
         if !std::path::Path::new(svkit::svdir::FINISH).exists() {
             return;
@@ -275,24 +226,15 @@ impl Sup {
             Ok(s) => s,
             Err(e) => return self.finish_failed(&e),
         };
-        let l = self.label.clone();
-        let limit = match self.opt(config::timeout_finish(&l)) {
-            Some(v) => v,
-            None => Some(Duration::from_millis(config::FINISH_DEFAULT_MS)),
-        };
-        self.finish = Some(Finish {
-            pid: s.pid,
-            sig: signature(s.pid),
-            pidfd: s.pidfd,
-            adopted: false,
-            kill_at: limit.map(|d| svkit::duration::deadline(now, d)),
-        });
+        self.feed(Event::FinishForked(signature(s.pid)), now);
+        self.finish_pidfd = s.pidfd;
         // Recorded before it may run: a replacing supervise waits for it
         // instead of starting `run` beside it.
         self.record_x();
         if let Err(e) = s.gate.release() {
-            self.finish = None;
+            self.finish_pidfd = None;
             reap_now(s.pid);
+            self.feed(Event::FinishExited(None), now);
             self.finish_failed(&e);
         }
     }
@@ -308,176 +250,168 @@ impl Sup {
         }
     }
 
-    /// Our own `run`'s pid (not an adopted one), for the reaper.
-    pub fn own_run(&self) -> Option<u32> {
-        self.child
-            .as_ref()
-            .filter(|c| !c.adopted)
-            .map(|c| c.sig.pid)
+    /// Writes `xstatus` if it differs from what was last written.
+    pub fn record_x(&mut self) {
+        let x = self.m.records().1.pack();
+        if self.written_x.as_ref() == Some(&x) {
+            return;
+        }
+        match files::write_xstatus(&self.label, &x) {
+            Ok(()) => self.written_x = Some(x),
+            // Keep supervising; say it once per cause, retry at the next change.
+            Err(e) => self.warn_once(e.to_string()),
+        }
     }
 
-    /// `finish` was reaped: its deadline goes with it.
-    pub fn on_finish_reaped(&mut self) {
-        self.finish = None;
+    /// Writes the records that differ from what was last written:
+    /// `xstatus` first, so a reader who sees the new pid in `status` also
+    /// finds its signature.
+    pub fn announce(&mut self) {
+        self.record_x();
+        let st = self.m.records().0.pack();
+        if self.written_status == Some(st) {
+            return;
+        }
+        match files::write_status(&self.label, &st) {
+            Ok(()) => self.written_status = Some(st),
+            Err(e) => self.warn_once(e.to_string()),
+        }
+    }
+
+    pub fn on_control(&mut self, byte: u8, now: Instant) {
+        self.feed(Event::Control(byte), now);
+    }
+
+    pub fn tick(&mut self, now: Instant) {
+        self.feed(Event::Tick, now);
+    }
+
+    /// Our own `run` died (`wstatus`); its zombie is reaped or held as the
+    /// machine says.
+    pub fn on_run_exit(&mut self, wstatus: i32, now: Instant) {
+        let group_alive = self.m.kill_armed()
+            && self
+                .m
+                .run
+                .as_ref()
+                .is_some_and(|r| svkit::procstat::group_has_live_members(r.sig.pid, r.sig.pid));
+        self.run_pidfd = None;
+        self.notify = None;
+        self.feed(
+            Event::RunExited {
+                wstatus,
+                group_alive,
+            },
+            now,
+        );
+    }
+
+    /// An adopted `run` is gone (its pidfd said so).
+    pub fn on_adopted_exit(&mut self, now: Instant) {
+        self.on_run_exit(WSTATUS_UNKNOWN, now);
+    }
+
+    /// `finish` is reaped (ours: its exit code) or gone (adopted).
+    pub fn on_finish_gone(&mut self, code: Option<i32>, now: Instant) {
+        self.finish_pidfd = None;
+        self.feed(Event::FinishExited(code), now);
     }
 
     /// Readiness pipe readable: a newline means ready; EOF closes it.
-    pub fn on_notify(&mut self) {
-        let Some(c) = self.child.as_mut() else { return };
-        let Some(fd) = c.notify.as_ref() else { return };
+    pub fn on_notify(&mut self, now: Instant) {
+        let Some(fd) = self.notify.as_ref() else {
+            return;
+        };
         let mut buf = [0u8; 256];
-        let done = match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
-            Ok(0) => true,
-            Ok(n) => {
-                if buf[..n].contains(&b'\n') {
-                    self.x.ready = Tai64n::now();
-                    self.x.set(xstatus::FLAG_READY, true);
-                    true
-                } else {
-                    false
-                }
-            }
-            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => false,
-            Err(_) => true,
+        let (ready, done) = match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+            Ok(0) => (false, true),
+            Ok(n) if buf[..n].contains(&b'\n') => (true, true),
+            Ok(_) => (false, false),
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EINTR) => (false, false),
+            Err(_) => (false, true),
         };
         if done {
-            if let Some(c) = self.child.as_mut() {
-                c.notify = None;
-            }
+            self.notify = None;
+        }
+        if ready {
+            self.feed(Event::Ready, now);
         }
     }
 
-    /// When a start is allowed by the floor.
-    fn start_time(&self) -> Option<Instant> {
-        // `x` does not cancel a start asked for before it (`svc -ox`):
-        // djb's supervise would have started it already.
-        if !self.pending || self.child.is_some() || self.finish.is_some() {
-            return None;
-        }
-        Some(self.last_start.map_or(self.born, |t| t + FLOOR))
-    }
-
-    /// The next moment something is due, for poll's timeout.
-    pub fn deadline(&self) -> Option<Instant> {
-        [
-            self.start_time(),
-            self.finish.as_ref().and_then(|f| f.kill_at),
-            self.child.as_ref().and_then(|c| c.kill_at),
-        ]
-        .into_iter()
-        .flatten()
-        .chain(self.held.iter().map(|h| h.kill_at))
-        .min()
-    }
-
-    /// True when supervise should exit now (`x` and nothing runs, nor
-    /// waits for its group's kill deadline).
-    pub fn done(&self) -> bool {
-        self.exiting
-            && !self.pending
-            && self.child.is_none()
-            && self.finish.is_none()
-            && self.held.is_empty()
-    }
-
-    /// Fires due deadlines and starts `run` when due.
-    pub fn tick(&mut self, now: Instant) {
-        // `finish` is unreaped while recorded (the reaper drops it), so
-        // its pid still names its group.
-        if let Some(f) = self.finish.as_mut() {
-            if f.kill_at.is_some_and(|t| now >= t) {
-                f.kill_at = None;
-                if f.adopted {
-                    // Not ours to pin: through its pidfd (the group on
-                    // Linux 6.9+, else the leader only).
-                    if let Some(p) = &f.pidfd {
-                        p.signal_group(Signal::SIGKILL);
-                    }
-                } else {
-                    kill_group(f.pid);
-                }
-            }
-        }
-        if let Some(c) = self.child.as_mut() {
-            if c.kill_at.is_some_and(|t| now >= t) {
-                c.kill_at = None;
-                if c.adopted {
-                    // Not our child: it could be reaped by another at any
-                    // moment, so its group id is not safe to use. The
-                    // pidfd reaches the group on Linux 6.9+
-                    // (PIDFD_SIGNAL_PROCESS_GROUP), else the leader only.
-                    if let Some(p) = &c.pidfd {
-                        p.signal_group(Signal::SIGKILL);
-                    }
-                } else {
-                    // Unreaped (the reaper takes it out of `child`).
-                    kill_group(c.sig.pid);
-                }
-            }
-        }
-        let (due, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
-            .into_iter()
-            .partition(|h| now >= h.kill_at);
-        self.held = keep;
-        for h in due {
-            // The zombie pins the group id until we reap it right here.
-            kill_group(h.pid);
-            let _ = svkit::sys::reap_raw(h.pid as i32);
-        }
-        if self.start_time().is_some_and(|t| now >= t) {
-            self.start(now);
-        }
-    }
-
-    fn start(&mut self, now: Instant) {
-        self.last_start = Some(now);
-        let l = self.label.clone();
-        let fd = self.opt(config::notification_fd(&l));
-        let s = match spawn::run(fd) {
-            Ok(s) => s,
-            Err(e) => return self.start_failed(&e),
-        };
-        let before = self.x.changed;
-        self.child = Some(Child {
-            sig: signature(s.pid),
-            notify: s.notify,
-            pidfd: s.pidfd,
-            adopted: false,
+    /// Takes over a `run` left by a killed supervise.
+    pub fn adopt_run(&mut self, sig: ProcSig, pidfd: PidFd) {
+        self.m.run = Some(crate::machine::Run {
+            sig,
+            adopted: true,
             kill_at: None,
         });
-        self.x.changed = Tai64n::now();
-        // Recorded before it may run: a supervise killed from here on is
-        // replaced by one that adopts it (or sees it exit, never started).
-        self.record_x();
-        match s.gate.release() {
-            Ok(()) => {
-                self.pending = false;
-                self.start_failure = None;
-                self.paused = false;
-            }
-            Err(e) => {
-                // It never ran and exits at once: not a death to record.
-                self.child = None;
-                reap_now(s.pid);
-                self.x.changed = before;
-                self.start_failed(&e);
-            }
-        }
+        self.run_pidfd = Some(pidfd);
+        self.m.pending = false;
     }
 
-    fn start_failed(&mut self, e: &std::io::Error) {
-        // Keep supervising: retry at the floor, say it once per cause.
-        // After `x`, a failed start counts as a death.
-        self.pending = self.want == Want::Up && !self.exiting;
-        let m = svkit::exit::unable(
-            "start",
-            std::path::Path::new(&format!("{}/run", self.label)),
-            e,
-        );
-        if self.start_failure.as_deref() != Some(m.as_str()) {
-            svkit::exit::warn("supervise", &m);
-            self.start_failure = Some(m);
-        }
+    /// Waits for a `finish` left by a killed supervise.
+    pub fn adopt_finish(&mut self, sig: ProcSig, pidfd: PidFd, kill_at: Option<Instant>) {
+        self.m.finish = Some(crate::machine::Finish {
+            sig,
+            adopted: true,
+            kill_at,
+        });
+        self.finish_pidfd = Some(pidfd);
+    }
+
+    /// Our own `run`'s pid (not an adopted one), for the reaper.
+    pub fn own_run(&self) -> Option<u32> {
+        self.m
+            .run
+            .as_ref()
+            .filter(|r| !r.adopted)
+            .map(|r| r.sig.pid)
+    }
+
+    /// Our own `finish`'s pid, for the reaper.
+    pub fn own_finish(&self) -> Option<u32> {
+        self.m
+            .finish
+            .as_ref()
+            .filter(|f| !f.adopted)
+            .map(|f| f.sig.pid)
+    }
+
+    pub fn is_held(&self, pid: u32) -> bool {
+        self.m.held.iter().any(|h| h.pid == pid)
+    }
+
+    pub fn notify_fd(&self) -> Option<BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        self.notify.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Pidfds watched in the poll set: an adopted `run`, an adopted
+    /// `finish` (our own children are seen through SIGCHLD).
+    pub fn adopted_run_fd(&self) -> Option<BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        let adopted = self.m.run.as_ref().is_some_and(|r| r.adopted);
+        self.run_pidfd
+            .as_ref()
+            .filter(|_| adopted)
+            .map(|p| p.as_fd())
+    }
+
+    pub fn adopted_finish_fd(&self) -> Option<BorrowedFd<'_>> {
+        use std::os::fd::AsFd;
+        let adopted = self.m.finish.as_ref().is_some_and(|f| f.adopted);
+        self.finish_pidfd
+            .as_ref()
+            .filter(|_| adopted)
+            .map(|p| p.as_fd())
+    }
+
+    pub fn done(&self) -> bool {
+        self.m.done()
+    }
+
+    pub fn deadline(&self) -> Option<Instant> {
+        self.m.deadline()
     }
 }
 
@@ -499,81 +433,5 @@ fn kill_group(pgid: u32) {
         if p > 1 {
             let _ = nix::sys::signal::killpg(Pid::from_raw(p), Signal::SIGKILL);
         }
-    }
-}
-
-/// `sig` to one process: through its pidfd; by pid only for our own
-/// child on a kernel without pidfds (unreaped, so the pid is still its).
-fn signal_process(c: &Child, sig: Signal) {
-    match &c.pidfd {
-        Some(p) => {
-            let _ = p.signal(sig);
-        }
-        None if !c.adopted => {
-            let _ = nix::sys::signal::kill(Pid::from_raw(c.sig.pid as i32), sig);
-        }
-        None => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wants_and_pending_starts() {
-        let now = Instant::now();
-        let mut s = Sup::new("t".into(), Want::Down);
-        assert!(!s.pending && s.deadline().is_none());
-        assert!(!s.x.has(xstatus::FLAG_NORMALLY_UP));
-        s.on_control(b'u', now);
-        assert_eq!(s.want, Want::Up);
-        assert!(s.pending && s.deadline().is_some());
-        s.on_control(b'd', now);
-        assert!(!s.pending && s.deadline().is_none());
-        s.on_control(b'o', now);
-        assert_eq!(s.want, Want::None);
-        assert!(s.pending);
-        s.on_control(b'z', now);
-        assert_eq!(s.want, Want::None);
-    }
-
-    #[test]
-    fn floor_counts_from_the_last_start() {
-        let now = Instant::now();
-        let mut s = Sup::new("t".into(), Want::Up);
-        s.last_start = Some(now);
-        assert_eq!(s.deadline(), Some(now + FLOOR));
-    }
-
-    #[test]
-    fn x_when_down_means_done_and_stops_starts() {
-        let mut s = Sup::new("t".into(), Want::Down);
-        assert!(!s.done());
-        s.on_control(b'x', Instant::now());
-        assert!(s.done());
-        assert!(s.deadline().is_none());
-        let (st, x) = s.records();
-        assert_eq!(st.pid, 0);
-        assert!(x.has(xstatus::FLAG_EXITING));
-    }
-
-    #[test]
-    fn x_keeps_a_start_asked_for_before_it() {
-        let now = Instant::now();
-        let mut s = Sup::new("t".into(), Want::Down);
-        s.on_control(b'o', now);
-        s.on_control(b'x', now);
-        assert!(!s.done(), "the start asked for by o is still due");
-        assert!(s.deadline().is_some());
-    }
-
-    #[test]
-    fn paused_shows_only_with_a_child() {
-        let mut s = Sup::new("t".into(), Want::Down);
-        s.on_control(b'p', Instant::now());
-        let (st, x) = s.records();
-        assert_eq!(st.pack()[16], 0);
-        assert!(!x.has(xstatus::FLAG_PAUSED));
     }
 }

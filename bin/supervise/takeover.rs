@@ -5,7 +5,7 @@
 //! started a second time.
 
 use crate::config;
-use crate::state::{Child, Finish, Sup};
+use crate::state::Sup;
 use svkit::xstatus::{self, XStatus};
 
 /// Reads the previous `xstatus`; keeps its death history, and adopts its
@@ -14,11 +14,12 @@ pub fn adopt(sup: &mut Sup) {
     let Some(old) = svkit::records::read_xstatus(std::path::Path::new(".")) else {
         return;
     };
-    sup.x.history = old.history.clone();
-    sup.x.last_exit = old.last_exit;
+    sup.m.x.history = old.history.clone();
+    sup.m.x.last_exit = old.last_exit;
     if !old.from_this_boot() {
         return;
     }
+    keep_policy(sup, &old);
     adopt_finish(sup, &old);
     let sig = old.child;
     if !is_our_kind(sig) {
@@ -48,19 +49,32 @@ pub fn adopt(sup: &mut Sup) {
             sup.label, sig.pid
         ),
     );
-    sup.child = Some(Child {
-        sig,
-        notify: None,
-        pidfd: Some(fd),
-        adopted: true,
-        kill_at: None,
-    });
-    sup.pending = false;
-    sup.want = old.want;
-    sup.x.changed = old.changed;
+    sup.adopt_run(sig, fd);
+    sup.m.want = old.want;
+    sup.m.x.changed = old.changed;
     if old.has(xstatus::FLAG_READY) {
-        sup.x.ready = old.ready;
-        sup.x.set(xstatus::FLAG_READY, true);
+        sup.m.x.ready = old.ready;
+        sup.m.x.set(xstatus::FLAG_READY, true);
+    }
+}
+
+/// The restart policy's state survives a replaced supervise: a permanent
+/// failure stays down, a backoff keeps its delay and its next start.
+fn keep_policy(sup: &mut Sup, old: &XStatus) {
+    if old.has(xstatus::FLAG_FAILED) {
+        sup.m.failed = true;
+        sup.m.want = svkit::status::Want::Down;
+        sup.m.pending = false;
+    }
+    if old.has(xstatus::FLAG_BACKOFF) && old.backoff_ms > 0 {
+        let wall = svkit::tai64n::Tai64n::now();
+        let left = if old.next_start > wall {
+            wall.elapsed_to(old.next_start)
+        } else {
+            std::time::Duration::ZERO
+        };
+        sup.m.back_off(left, std::time::Instant::now(), wall);
+        sup.m.delay = Some(std::time::Duration::from_millis(u64::from(old.backoff_ms)));
     }
 }
 
@@ -89,13 +103,7 @@ fn adopt_finish(sup: &mut Sup, old: &XStatus) {
         _ => Some(std::time::Duration::from_millis(config::FINISH_DEFAULT_MS)),
     };
     let now = std::time::Instant::now();
-    sup.finish = Some(Finish {
-        pid: sig.pid,
-        sig,
-        pidfd: Some(fd),
-        adopted: true,
-        kill_at: limit.map(|d| svkit::duration::deadline(now, d)),
-    });
+    sup.adopt_finish(sig, fd, limit.map(|d| svkit::duration::deadline(now, d)));
 }
 
 /// A process supervise could have started: it has the recorded pid and

@@ -1,11 +1,11 @@
 //! `svstat --json`: one JSON object per directory (one per line).
 
 use crate::probe::{matching, Outcome, Probe, Stale};
-use crate::text::signal_name;
+use crate::text::{next_restart_seconds, signal_name};
 use serde_json::{json, Value};
 use svkit::status::Want;
 use svkit::tai64n::Tai64n;
-use svkit::xstatus::{Death, FLAG_FINISHING, FLAG_READY};
+use svkit::xstatus::{Death, FLAG_BACKOFF, FLAG_FAILED, FLAG_FINISHING, FLAG_READY};
 
 fn death(d: &Death, now: Tai64n) -> Value {
     json!({
@@ -66,6 +66,18 @@ pub fn object(dir: &str, p: &Probe) -> Value {
         "status_pid": status.map(|s| s.pid),
         "finishing": status.is_some_and(|s| s.pid == 0) && cur.is_some_and(|x| x.has(FLAG_FINISHING)),
         "deaths": x.map(|x| x.history.iter().map(|d| death(d, now)).collect::<Vec<_>>()).unwrap_or_default(),
+        "failed": x.is_some_and(|x| x.has(FLAG_FAILED)),
+        "next_restart_seconds": x.and_then(|x| next_restart_seconds(x, now)),
+        "down_reason": match state {
+            "down" => Some(match x {
+                Some(x) if x.has(FLAG_FAILED) => "failed",
+                Some(x) if x.has(FLAG_BACKOFF) => "backoff",
+                Some(x) if x.has(FLAG_FINISHING) => "finishing",
+                _ if want == Some("down") => "wanted down",
+                _ => "starting",
+            }),
+            _ => None,
+        },
         "supervise_pid": x.map(|x| x.supervisor.pid).filter(|&p| p != 0 && state != "unsupervised"),
         "error": match &p.outcome {
             Outcome::Error(e) => Some(e.as_str()),

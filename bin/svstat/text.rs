@@ -126,6 +126,9 @@ pub fn verbose(p: &Probe) -> Vec<String> {
         }
         lines.push(l);
     }
+    if let Some(why) = policy(x, now) {
+        lines.push(why);
+    }
     if x.has(FLAG_EXITING) {
         lines.push("supervise exits once the service is down".into());
     }
@@ -133,6 +136,28 @@ pub fn verbose(p: &Probe) -> Vec<String> {
         lines.push(format!("supervise: pid {}", x.supervisor.pid));
     }
     lines
+}
+
+/// Seconds until the next start planned by the backoff, rounded up.
+pub fn next_restart_seconds(x: &XStatus, now: Tai64n) -> Option<u64> {
+    if !x.has(svkit::xstatus::FLAG_BACKOFF) || x.next_start.is_zero() {
+        return None;
+    }
+    let left = now.elapsed_to(x.next_start);
+    Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+}
+
+/// Why the restart policy keeps the service down, if it does.
+fn policy(x: &XStatus, now: Tai64n) -> Option<String> {
+    if x.has(svkit::xstatus::FLAG_FAILED) {
+        return Some("failed: finish exited 125 (permanent failure); down until svc -u".into());
+    }
+    let secs = next_restart_seconds(x, now)?;
+    Some(format!(
+        "backing off: restart in {} (delay {} after quick deaths)",
+        human(Duration::from_secs(secs)),
+        human(Duration::from_millis(u64::from(x.backoff_ms)))
+    ))
 }
 
 fn state_line(s: &Status, x: Option<&XStatus>, now: Tai64n) -> String {

@@ -5,9 +5,13 @@
 #   runit   svlogd -tt ./dir
 #   s6      s6-log t s16777215 n20 ./dir
 #   limit   cat > file
-# Input and output live on tmpfs (/dev/shm, or $BENCH_DIR) so the figures
-# measure the loggers, not the disk. Reports MB/s, CPU seconds per 100 MB
-# and peak RSS (medians of $RUNS), and checks every line arrived.
+# The input is piped in (`cat input | logger`, as a supervised logger reads
+# a pipe). Input and output live on tmpfs (/dev/shm, or $BENCH_DIR) so the
+# figures measure the loggers, not the disk. Runs are interleaved (svkit,
+# djb, runit, s6, cat, then again) so that load from elsewhere hits every
+# peer alike. Reports MB/s, CPU seconds per 100 MB and peak RSS as
+# medians of $RUNS, with min/median/max on stderr, and checks every line
+# arrived.
 set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/../.."
@@ -38,18 +42,18 @@ one() {
   mkdir -p "$out"
   t0=$EPOCHREALTIME
   case $name in
-    svkit) (cd "$out" && /usr/bin/time -o "$work/time" -f '%U %S %M' \
-            "$SVKIT_BIN/multilog" t s16777215 n20 ./dir <"$input") ;;
-    djb)   (cd "$out" && /usr/bin/time -o "$work/time" -f '%U %S %M' \
-            /usr/bin/multilog t s16777215 n20 ./dir <"$input") ;;
+    svkit) (cd "$out" && cat "$input" | /usr/bin/time -o "$work/time" -f '%U %S %M' \
+            "$SVKIT_BIN/multilog" t s16777215 n20 ./dir) ;;
+    djb)   (cd "$out" && cat "$input" | /usr/bin/time -o "$work/time" -f '%U %S %M' \
+            /usr/bin/multilog t s16777215 n20 ./dir) ;;
     runit) mkdir -p "$out/dir"
            printf 's16777215\nn20\n' >"$out/dir/config"
-           (cd "$out" && /usr/bin/time -o "$work/time" -f '%U %S %M' \
-            svlogd -tt ./dir <"$input") ;;
-    s6)    (cd "$out" && /usr/bin/time -o "$work/time" -f '%U %S %M' \
-            s6-log t s16777215 n20 ./dir <"$input") ;;
+           (cd "$out" && cat "$input" | /usr/bin/time -o "$work/time" -f '%U %S %M' \
+            svlogd -tt ./dir) ;;
+    s6)    (cd "$out" && cat "$input" | /usr/bin/time -o "$work/time" -f '%U %S %M' \
+            s6-log t s16777215 n20 ./dir) ;;
     cat)   mkdir -p "$out/dir"
-           /usr/bin/time -o "$work/time" -f '%U %S %M' cat <"$input" >"$out/dir/current" ;;
+           cat "$input" | /usr/bin/time -o "$work/time" -f '%U %S %M' cat >"$out/dir/current" ;;
   esac
   t1=$EPOCHREALTIME
   lines=$(cat "$out"/dir/@* "$out"/dir/current | wc -l)
@@ -64,23 +68,42 @@ one() {
   rm -rf "$out"
 }
 
-declare -A mbps cpu rss
-for name in svkit djb runit s6 cat; do
+declare -A mbps cpu rss skip
+names="svkit djb runit s6 cat"
+for name in $names; do
   case $name in
-    djb) [ -x /usr/bin/multilog ] && [ -d /usr/share/doc/daemontools ] || { mbps[$name]=-; cpu[$name]=-; rss[$name]=-; continue; } ;;
-    runit) have svlogd || { mbps[$name]=-; cpu[$name]=-; rss[$name]=-; continue; } ;;
-    s6) have s6-log || { mbps[$name]=-; cpu[$name]=-; rss[$name]=-; continue; } ;;
+    djb) [ -x /usr/bin/multilog ] && [ -d /usr/share/doc/daemontools ] || skip[$name]=1 ;;
+    runit) have svlogd || skip[$name]=1 ;;
+    s6) have s6-log || skip[$name]=1 ;;
   esac
-  : >"$work/results"
-  for _ in $(seq "$RUNS"); do one "$name" >>"$work/results"; done
-  if [ ! -s "$work/results" ]; then
+  : >"$work/results-$name"
+done
+echo "multilog: load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for _ in $(seq "$RUNS"); do
+  for name in $names; do
+    [ -z "${skip[$name]:-}" ] || continue
+    one "$name" >>"$work/results-$name"
+  done
+done
+echo "multilog: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# min/median/max of column $1 of a results file
+mmm() { awk -v c="$1" '{print $c}' "$2" | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print "-"; else printf "%s/%s/%s", a[1], (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), a[NR] }'; }
+for name in $names; do
+  f="$work/results-$name"
+  if [ -n "${skip[$name]:-}" ] || [ ! -s "$f" ]; then
     mbps[$name]=-; cpu[$name]=-; rss[$name]=-
     continue
   fi
-  mbps[$name]=$(awk '{print $1}' "$work/results" | median)
-  cpu[$name]=$(awk '{print $2}' "$work/results" | median)
-  rss[$name]=$(awk '{print $3}' "$work/results" | median)
-  echo "multilog: $name: ${mbps[$name]} MB/s, ${cpu[$name]} CPU s/100MB, ${rss[$name]} KB peak RSS"
+  mbps[$name]=$(awk '{print $1}' "$f" | median)
+  cpu[$name]=$(awk '{print $2}' "$f" | median)
+  rss[$name]=$(awk '{print $3}' "$f" | median)
+  echo "multilog: $name: MB/s $(mmm 1 "$f"), CPU s/100MB $(mmm 2 "$f"), peak RSS KB $(mmm 3 "$f") (min/median/max)"
+done
+# Ratios within each round (same load): svkit MB/s over the peer's.
+for name in djb runit s6; do
+  f="$work/results-$name"
+  [ -s "$f" ] && [ -s "$work/results-svkit" ] || continue
+  echo "multilog: svkit/$name MB/s per round: $(paste -d' ' "$work/results-svkit" "$f" | awk '{printf "%.2fx ", $1 / $4}')"
 done
 
 row "logger t s16777215 n20, 1M x 100 B" "MB/s" higher \

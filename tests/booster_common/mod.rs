@@ -12,7 +12,21 @@ pub struct Booster {
     pub pid: u32,
     pub sock: PathBuf,
     pub log: PathBuf,
+    pub stop: StopFirst,
     pub dir: Scratch,
+}
+
+/// Kills the booster (the test's own unreaped child: the Guard reaps it)
+/// when dropped; a `Booster` field declared before `dir`, so the booster
+/// is gone before its scratch directory is removed (it may still be about
+/// to write its registry there: writes are coalesced for 3 ms).
+pub struct StopFirst(pub u32);
+
+impl Drop for StopFirst {
+    fn drop(&mut self) {
+        signal(self.0, nix::sys::signal::Signal::SIGKILL);
+        poll_until(Duration::from_secs(5), || !pid_alive(self.0));
+    }
 }
 
 impl Booster {
@@ -85,6 +99,7 @@ pub fn start_booster_in(g: &mut Guard, dir: Scratch, sock: PathBuf, args: &[&str
         pid,
         sock,
         log,
+        stop: StopFirst(pid),
         dir,
     }
 }

@@ -144,14 +144,23 @@ pub fn is_locked(path: &Path) -> std::io::Result<bool> {
 
 /// Every live descendant of `root` (by parent pid), deepest last.
 pub fn descendants(root: u32) -> Vec<u32> {
-    let all: Vec<(u32, u32)> = svkit::procstat::all()
+    descendants_of(&process_table(), &[root])
+}
+
+/// (pid, parent pid) of every process now.
+fn process_table() -> Vec<(u32, u32)> {
+    svkit::procstat::all()
         .into_iter()
         .map(|s| (s.pid, s.ppid))
-        .collect();
+        .collect()
+}
+
+/// Every descendant of any of `roots` in one process table.
+fn descendants_of(all: &[(u32, u32)], roots: &[u32]) -> Vec<u32> {
     let mut out = Vec::new();
-    let mut frontier = vec![root];
+    let mut frontier = roots.to_vec();
     while let Some(p) = frontier.pop() {
-        for &(c, pp) in &all {
+        for &(c, pp) in all {
             if pp == p && !out.contains(&c) {
                 out.push(c);
                 frontier.push(c);
@@ -195,11 +204,10 @@ impl Guard {
     pub fn kill_all(&mut self) {
         let mut roots: Vec<u32> = self.pids.clone();
         roots.extend(self.children.iter().map(|c| c.id()));
-        let mut victims = Vec::new();
-        for &r in &roots {
-            victims.push(r);
-            victims.extend(descendants(r));
-        }
+        // One look at the process table for all roots (a test may have
+        // registered hundreds).
+        let mut victims = roots.clone();
+        victims.extend(descendants_of(&process_table(), &roots));
         for &v in &victims {
             // SAFETY-free: plain kill by pid through nix.
             let _ = nix::sys::signal::kill(

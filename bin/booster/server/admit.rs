@@ -90,7 +90,13 @@ impl Server {
         if n <= mine + 1 {
             return false;
         }
-        self.conns.remove(&oldest);
+        if let Some(c) = self.conns.remove(&oldest) {
+            c.send(&Reply::Error {
+                kind: kind::BUSY,
+                errno: libc::EAGAIN as u32,
+                text: b"busy: dropped at the connection cap for a lighter uid".to_vec(),
+            });
+        }
         self.log_refusal(
             uid,
             "pending connection dropped for a lighter uid at the cap",
@@ -101,6 +107,8 @@ impl Server {
     /// Answers a peer that gets no slot with ERROR (never waiting for
     /// room in its buffer) and closes it.
     pub(super) fn refuse_now(&mut self, sock: OwnedFd, uid: u32, k: u32, errno: i32, text: &str) {
+        // Logged first: once the peer has its answer, the line is there.
+        self.log_refusal(uid, text);
         let b = wire::encode_reply(&Reply::Error {
             kind: k,
             errno: errno as u32,
@@ -109,12 +117,15 @@ impl Server {
         let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
         let _ = socket::send(sock.as_raw_fd(), &b, flags);
         drop(sock);
-        self.log_refusal(uid, text);
     }
 
     /// Sends ERROR on a connection in the table and starts its orderly
     /// disconnect.
     pub(super) fn refuse(&mut self, id: u64, k: u32, errno: i32, text: &str) {
+        let Some(uid) = self.conns.get(&id).map(|c| c.uid) else {
+            return;
+        };
+        self.log_refusal(uid, text);
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
@@ -124,8 +135,6 @@ impl Server {
             text: text.as_bytes().to_vec(),
         });
         c.close_write(Instant::now() + super::CLOSE_TIME);
-        let uid = c.uid;
-        self.log_refusal(uid, text);
     }
 
     pub(super) fn log_refusal(&mut self, uid: u32, text: &str) {

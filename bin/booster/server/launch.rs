@@ -35,7 +35,11 @@ impl Server {
             return self.refuse(id, kind::INTERNAL, libc::EMFILE, w);
         }
         if n == 0 {
-            return self.refuse(id, kind::MALFORMED, libc::EPROTO, "truncated request");
+            // The peer has closed: no orderly disconnect to wait for, and
+            // no slot held for it.
+            self.refuse(id, kind::MALFORMED, libc::EPROTO, "truncated request");
+            self.conns.remove(&id);
+            return;
         }
         if !got.is_empty() && !fds.is_empty() {
             return self.refuse(id, kind::MALFORMED, libc::EPROTO, "descriptors sent twice");
@@ -73,6 +77,7 @@ impl Server {
         let raws: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         match spare.hand_off(&raw, &raws) {
             Ok((chan, pidfd)) => {
+                self.spare_quiet = Instant::now() + super::SPARE_QUIET;
                 let argv0 = req.argv.first().cloned().unwrap_or_default();
                 self.inst.add(pidfd, argv0.clone(), Some(id));
                 if let Some(c) = self.conns.get_mut(&id) {
