@@ -55,8 +55,8 @@ pub enum Next {
 }
 
 fn read_timeout() -> Duration {
-    let path = Path::new(svkit::svdir::SVSCAN_DIR).join("timeout-stop");
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let path = Path::new(svkit::svdir::SVSCAN_TIMEOUT_STOP);
+    let Ok(text) = std::fs::read_to_string(path) else {
         return DEFAULT_TIMEOUT;
     };
     match parse_file_millis(&text) {
