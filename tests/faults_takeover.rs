@@ -2,7 +2,8 @@
 //! svscan replaces the supervise, the replacement adopts the running child
 //! by its process signature and waits for it on a pidfd (no polling:
 //! its wake-ups are counted), and there is never a second copy of the
-//! service — sampled every few ms over five kills. Once the old child is
+//! service — sampled every few ms over five kills, each round lasting
+//! until it has its floor of samples (a loaded machine scans slowly). Once the old child is
 //! killed (`svc -k`) the replacement starts the service normally.
 
 mod common;
@@ -20,6 +21,12 @@ use svscan_util::*;
 
 const KILLS: usize = 5;
 const T: Duration = Duration::from_secs(10);
+/// Samples each round must have taken after its kill (full process-table
+/// scans, checks of the logged pids), however slow a loaded machine makes
+/// them: the round waits for them, up to [`SAMPLING_LIMIT`].
+const SCANS_PER_ROUND: usize = 5;
+const CHECKS_PER_ROUND: usize = 21;
+const SAMPLING_LIMIT: Duration = Duration::from_secs(60);
 
 /// Pids whose command line is exactly `want`.
 fn copies(want: &str) -> Vec<u32> {
@@ -134,6 +141,10 @@ fn supervise_killed_under_svscan_never_runs_two_copies() {
     let mut replaced_in = Vec::new();
     let mut max_wakeups = 0;
     for round in 0..KILLS {
+        let (scans0, samples0) = (
+            scans.load(Ordering::Relaxed),
+            samples.load(Ordering::Relaxed),
+        );
         signal(sup, Signal::SIGKILL);
         let killed = Instant::now();
         // svscan restarts a supervise that lived a second at once; one that
@@ -175,6 +186,18 @@ fn supervise_killed_under_svscan_never_runs_two_copies() {
         let woke = wakeups(sup) - before;
         max_wakeups = max_wakeups.max(woke);
         assert_eq!(up_pid(&dir), Some(child));
+        // Under heavy load a scan of /proc can take longer than the whole
+        // round: the round lasts until its samples are in, so the floor
+        // below always counts samples taken around every kill.
+        assert!(
+            poll_until(SAMPLING_LIMIT, || {
+                scans.load(Ordering::Relaxed) >= scans0 + SCANS_PER_ROUND
+                    && samples.load(Ordering::Relaxed) >= samples0 + CHECKS_PER_ROUND
+            }),
+            "round {round}: fewer than {SCANS_PER_ROUND} scans in {SAMPLING_LIMIT:?}: {}",
+            scans.load(Ordering::Relaxed) - scans0
+        );
+        assert_eq!(up_pid(&dir), Some(child));
     }
     assert!(
         max_wakeups <= 5,
@@ -213,7 +236,7 @@ fn supervise_killed_under_svscan_never_runs_two_copies() {
     );
     assert_eq!(max, 1, "two copies of the service ran at once");
     assert!(
-        samples > 100 && scans > 20,
+        samples >= KILLS * CHECKS_PER_ROUND && scans >= KILLS * SCANS_PER_ROUND,
         "too few samples: {samples}, {scans}"
     );
 }

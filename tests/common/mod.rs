@@ -349,3 +349,33 @@ impl FakeSupervise {
         out
     }
 }
+
+/// How many seconds later than expected a tool may count from a record a
+/// test wrote: time passes (and the clock ticks) while the test runs.
+pub const LATER_SLACK: u64 = 5;
+
+/// A count of seconds since a moment the test set `want` seconds in the
+/// past: the same, or up to [`LATER_SLACK`] later, never earlier.
+pub fn count_later(got: u64, want: u64) -> bool {
+    got >= want && got <= want + LATER_SLACK
+}
+
+/// `got` equals `want` except that the count before " seconds" may exceed
+/// the expected one by up to [`LATER_SLACK`] (see [`count_later`]).
+pub fn same_but_later(got: &str, want: &str) -> bool {
+    fn split(s: &str) -> Option<(&str, u64, &str)> {
+        let end = s.find(" seconds")?;
+        let start = s[..end].rfind(' ')? + 1;
+        Some((&s[..start], s[start..end].parse().ok()?, &s[end..]))
+    }
+    match (split(got), split(want)) {
+        (Some((ga, gn, gz)), Some((wa, wn, wz))) => ga == wa && gz == wz && count_later(gn, wn),
+        _ => got == want,
+    }
+}
+
+/// True when `text` contains `line(k)` for some `k` in 0..=[`LATER_SLACK`]:
+/// `line` formats the expected text with every count `k` seconds later.
+pub fn contains_later(text: &str, line: impl Fn(u64) -> String) -> bool {
+    (0..=LATER_SLACK).any(|k| text.contains(&line(k)))
+}
