@@ -372,3 +372,49 @@ fn takeover_keeps_an_armed_kill_deadline() {
         t.elapsed()
     );
 }
+
+/// A service the operator stopped (`svc -d`) whose supervise is then
+/// killed — a crash, or svscan's in-place upgrade replacing every
+/// supervise — stays down under the replacement; a supervise that left on
+/// `x` leaves a tree that starts afresh, as daemontools (svscanboot's
+/// `svc -dx`).
+#[test]
+fn a_service_stopped_by_svc_d_stays_down_across_a_takeover() {
+    let s = Scratch::new("takeover-down");
+    let mut g = Guard::new();
+    let log = s.join("starts");
+    let dir = make_service(
+        &s.path,
+        "x",
+        &format!("echo $$ >> {}\nexec sleep 100", log.display()),
+    );
+    let first = start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || starts(&log).len() == 1 && up_pid(&dir).is_some()));
+    g.adopt(starts(&log)[0]);
+    send(&dir, "d");
+    assert!(poll_until(WAIT, || up_pid(&dir).is_none()
+        && xstatus(&dir)
+            .is_some_and(|x| x.want == svkit::status::Want::Down)));
+    kill(Pid::from_raw(first as i32), Signal::SIGKILL).unwrap();
+    if let Some(c) = g.child(first) {
+        let _ = c.wait();
+    }
+    let second = start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || svkit::control::supervise_running(&dir)
+        .unwrap_or(false)));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(starts(&log).len(), 1, "started although stopped by svc -d");
+    assert_eq!(status(&dir).unwrap().want, svkit::status::Want::Down);
+    // On request it runs again.
+    send(&dir, "u");
+    assert!(poll_until(WAIT, || starts(&log).len() == 2));
+    g.adopt(starts(&log)[1]);
+    // svc -dx: the supervise leaves; the next one starts the service.
+    send(&dir, "dx");
+    assert!(poll_until(WAIT, || g
+        .child(second)
+        .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))));
+    start_supervise(&mut g, &bin("supervise"), &dir);
+    assert!(poll_until(WAIT, || starts(&log).len() == 3));
+    g.adopt(starts(&log)[2]);
+}

@@ -23,6 +23,7 @@ pub fn adopt(sup: &mut Sup) {
     adopt_finish(sup, &old);
     let sig = old.child;
     if !is_our_kind(sig) {
+        keep_down(sup, &old);
         return;
     }
     let fd = match svkit::pidfd::PidFd::open(sig.pid) {
@@ -55,6 +56,18 @@ pub fn adopt(sup: &mut Sup) {
     if old.has(xstatus::FLAG_READY) {
         sup.m.x.ready = old.ready;
         sup.m.x.set(xstatus::FLAG_READY, true);
+    }
+}
+
+/// Nothing left running: a service the operator had stopped (`svc -d`,
+/// or `-o` once it ended) stays down under the new supervise, as it must
+/// across svscan's in-place upgrade, which replaces every supervise. A
+/// supervise that exited on `x` leaves a tree that starts afresh, as
+/// daemontools' does (svscanboot runs `svc -dx` on the old supervisors).
+fn keep_down(sup: &mut Sup, old: &XStatus) {
+    if old.want != svkit::status::Want::Up && !old.has(xstatus::FLAG_EXITING) {
+        sup.m.want = old.want;
+        sup.m.pending = false;
     }
 }
 
