@@ -331,3 +331,80 @@ fn upgrade_as_pid1() {
         "{mine}"
     );
 }
+
+/// The new svscan cannot read the state it was handed (corrupt, or from
+/// another version): it goes on as a fresh svscan, but first drops every
+/// descriptor the old image left inheritable for the exec — the lock, the
+/// log pipes — so none reaches a service, and takes the lock again.
+#[test]
+fn a_failed_resume_leaks_no_descriptor_into_services() {
+    let s = Scratch::new("svscan-upgrade-noresume");
+    let bin = s.join("bin");
+    install(&bin);
+    let root = s.join("sv");
+    let a = make_service(&root, "a", "exec sleep 600");
+    make_service(&a, "log", "exec cat > /dev/null");
+    let mut g = Guard::new();
+    let err = s.join("err");
+    let f = std::fs::File::create(&err).unwrap();
+    let pid = g.spawn(
+        Command::new(bin.join("svscan"))
+            .arg(&root)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f),
+    );
+    assert!(poll_until(T, || up_pid(&a).is_some()
+        && up_pid(&a.join("log")).is_some()));
+    // The "new svscan" passes the check, then starts with a state
+    // descriptor that holds no state.
+    let real = bin.join("svscan.real");
+    std::fs::rename(bin.join("svscan"), &real).unwrap();
+    write_script(
+        &bin.join("svscan"),
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = --resume-check ] && exec {r} \"$@\"\nexec 7</dev/null\nSVSCAN_RESUME=7 exec {r} \"$@\"\n",
+            r = real.display()
+        ),
+    );
+    std::fs::write(
+        root.join(".svscan.upgrade"),
+        format!("upgrade {}\n", bin.join("svscan").display()),
+    )
+    .unwrap();
+    signal(pid, Signal::SIGUSR2);
+    assert!(poll_until(T, || std::fs::read_to_string(&err)
+        .is_ok_and(|t| t.contains("unable to resume"))));
+    assert!(pid_alive(pid));
+    // A service added now: none of its descriptors is one of the old
+    // image's (descriptors this test process holds too are the harness's).
+    let b = make_service(&root, "b", "exec sleep 600");
+    signal(pid, Signal::SIGALRM);
+    assert!(poll_until(T, || up_pid(&b).is_some()));
+    let links = |p: &str| -> Vec<(String, String)> {
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let l = std::fs::read_link(e.path()).ok()?;
+                        Some((
+                            e.file_name().to_string_lossy().into_owned(),
+                            l.display().to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ours: Vec<String> = links("/proc/self/fd").into_iter().map(|(_, l)| l).collect();
+    let brun = up_pid(&b).unwrap();
+    let leaked: Vec<(String, String)> = links(&format!("/proc/{brun}/fd"))
+        .into_iter()
+        .filter(|(fd, l)| fd.parse::<u32>().is_ok_and(|n| n > 2) && !ours.contains(l))
+        .collect();
+    assert!(leaked.is_empty(), "b's run inherited {leaked:?}");
+    // And svscan holds its lock again: a second svscan is refused.
+    let (code, _, e2) = run(Command::new(&real).arg(&root));
+    assert_eq!(code, 111, "{e2}");
+}

@@ -143,7 +143,11 @@ fn main() {
         resumed => {
             if let Some(Err(m)) = &resumed {
                 // Too late to go back: go on as a fresh svscan in the same
-                // directory (the old supervisors run on as orphans).
+                // directory (the old supervisors run on as orphans). First
+                // drop all the old image left inheritable for the exec (its
+                // lock, the log pipes, the state): nothing of it may reach
+                // a service, and the lock is taken afresh below.
+                svkit::sys::close_from(3);
                 say::warn(&format!("unable to resume after an upgrade: {m}"));
             }
             let shown = arg.clone().unwrap_or_else(|| ".".into());
@@ -152,11 +156,7 @@ fn main() {
                     exit::fatal(PROG, &exit::unable("chdir to", Path::new(d), &e));
                 }
             }
-            let lock = if resumed.is_none() {
-                take_lock(&shown)
-            } else {
-                None
-            };
+            let lock = take_lock(&shown);
             let cap = limit::decide(asked);
             (scan::Scanner::new(spawn::Launcher::find(), cap), lock)
         }
