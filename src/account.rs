@@ -48,6 +48,16 @@ pub fn lookup(name: &[u8]) -> Option<Account> {
     lookup_in(name, Path::new(PASSWD), Path::new(NSSWITCH), &GETENT)
 }
 
+/// `lookup`, or `PROG: fatal: unknown account NAME` and exit 111, as
+/// setuidgid and envuidgid say it.
+pub fn lookup_or_exit(prog: &str, name: &std::ffi::OsStr) -> Account {
+    use std::os::unix::ffi::OsStrExt;
+    match lookup(name.as_bytes()) {
+        Some(a) => a,
+        None => crate::exit::fatal(prog, &format!("unknown account {}", name.to_string_lossy())),
+    }
+}
+
 /// `lookup` with the files and getent candidates given.
 fn lookup_in(name: &[u8], passwd: &Path, nsswitch: &Path, getent: &[&str]) -> Option<Account> {
     let files = || {

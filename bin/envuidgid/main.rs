@@ -3,8 +3,7 @@
 //! setuidgid's: /etc/passwd, then NSS through getent).
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
-use svkit::exit::{fatal, usage};
+use svkit::exit::usage;
 use svkit::pathexec;
 
 const PROG: &str = "envuidgid";
@@ -20,14 +19,7 @@ fn main() {
     if args.len() < 3 {
         usage(PROG, SYNOPSIS);
     }
-    let account = &args[1];
-    let a = match svkit::account::lookup(account.as_bytes()) {
-        Some(a) => a,
-        None => fatal(
-            PROG,
-            &format!("unknown account {}", account.to_string_lossy()),
-        ),
-    };
+    let a = svkit::account::lookup_or_exit(PROG, &args[1]);
     let mut env = pathexec::environ();
     let edits = [
         pathexec::edit(b"GID", Some(a.gid.to_string().as_bytes())),

@@ -4,7 +4,6 @@
 //! svkit::account for why not getpwnam).
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use svkit::exit::{fatal, usage};
 use svkit::pathexec;
 
@@ -28,14 +27,7 @@ fn main() {
     if args.len() < 3 {
         usage(PROG, SYNOPSIS);
     }
-    let account = &args[1];
-    let a = match svkit::account::lookup(account.as_bytes()) {
-        Some(a) => a,
-        None => fatal(
-            PROG,
-            &format!("unknown account {}", account.to_string_lossy()),
-        ),
-    };
+    let a = svkit::account::lookup_or_exit(PROG, &args[1]);
     let gid = nix::unistd::Gid::from_raw(a.gid);
     if let Err(e) = nix::unistd::setgroups(&[gid]).and_then(|_| nix::unistd::setgid(gid)) {
         die_sys("unable to setgid", e);
