@@ -205,7 +205,7 @@ fn sigkill_loses_duplicates_and_cuts_no_line() {
 #[test]
 fn pending_record_settles_every_case() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    use svkit::multilog_pending::{split, Mark, Record, HEADER};
+    use svkit::multilog_pending::{Mark, Record, HEADER};
     let batch = b"line2\nline3\n";
     // (case, current before, what the pipe holds, tail bytes taken)
     let cases: [(&str, &[u8], &[u8], usize); 6] = [
@@ -253,22 +253,17 @@ fn pending_record_settles_every_case() {
         let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let pst = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&rd)).unwrap();
         let meta = std::fs::metadata(&cur).unwrap();
-        let (moved, tail, probe, unmoved, moved_byte) = split(batch);
-        let rec = Record {
-            pipe: (pst.st_dev, pst.st_ino),
-            base: HEADER,
-            moved,
-            tail,
-            probe,
-            unmoved,
-            moved_byte,
-            dirs: vec![Mark {
+        let rec = Record::for_batch(
+            (pst.st_dev, pst.st_ino),
+            HEADER,
+            batch,
+            vec![Mark {
                 dev: meta.dev(),
                 ino: meta.ino(),
                 off: 6,
                 len: batch.len() as u64,
             }],
-        };
+        );
         let mut pending = rec.pack();
         pending.resize(HEADER as usize + taken, b'\n');
         std::fs::write(d.join("pending"), &pending).unwrap();
@@ -299,5 +294,113 @@ fn pending_record_settles_every_case() {
             "line1\nline2\nline3\nline4\n"
         };
         assert_eq!(String::from_utf8_lossy(&all), want, "{case}");
+    }
+}
+
+/// A record left by a multilog killed while another logger (daemontools)
+/// then took the directory over: `current` it names is gone (renamed to
+/// `@….u`), and the pipe now holds lines nobody wrote yet, starting with
+/// the same byte as the stale batch. None of them may be dropped.
+#[test]
+fn stale_record_after_takeover_drops_no_line() {
+    use svkit::multilog_pending::{split, Mark, Record, HEADER};
+    let stale: String = (1..=1000).map(|i| format!("{i}\n")).collect();
+    let fresh: String = (1001..=2000).map(|i| format!("{i}\n")).collect();
+    let s = Scratch::new("ml-takeover");
+    let d = s.join("log");
+    std::fs::create_dir(&d).unwrap();
+    let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let pst = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&rd)).unwrap();
+    // As the killed multilog wrote it; its `current` is gone.
+    let rec = Record::for_batch(
+        (pst.st_dev, pst.st_ino),
+        HEADER,
+        stale.as_bytes(),
+        vec![Mark {
+            dev: 1,
+            ino: 1,
+            off: 0,
+            len: stale.len() as u64,
+        }],
+    );
+    // The one byte that used to decide says "nothing taken".
+    assert_eq!(split(stale.as_bytes()).3, b'1');
+    let mut pending = rec.pack();
+    pending.resize(HEADER as usize, 0);
+    std::fs::write(d.join("pending"), &pending).unwrap();
+    let mut w = std::fs::File::from(wr);
+    w.write_all(fresh.as_bytes()).unwrap();
+    drop(w);
+    let mut g = Guard::new();
+    let pid = spawn_logger(&mut g, &s.path, &rd, &["./log"]);
+    drop(rd);
+    let done = common::poll_until(Duration::from_secs(10), || {
+        matches!(g.child(pid).expect("child").try_wait(), Ok(Some(_)))
+    });
+    assert!(done, "multilog did not exit");
+    let got = std::fs::read_to_string(d.join("current")).unwrap();
+    let missing: Vec<u64> = (1001..=2000)
+        .filter(|i| !got.lines().any(|l| l == i.to_string()))
+        .collect();
+    assert!(missing.is_empty(), "lines lost: {missing:?}");
+    assert_eq!(got, fresh);
+}
+
+/// A `pending` record edited by hand (checksum valid, sizes absurd) is
+/// ignored with a warning: multilog neither aborts (it used to try to
+/// allocate the probe, exit 134, on every start) nor swallows the pipe.
+#[test]
+fn absurd_pending_record_is_ignored() {
+    use svkit::multilog_pending::{Record, HEADER};
+    let lines: String = (1..=500).map(|i| format!("line {i}\n")).collect();
+    // (moved, tail, probe, base)
+    // The last, sane, is written in the older format (no hashes).
+    let cases: [(u64, u64, u64, u64); 5] = [
+        (1, u64::MAX / 2, 1 << 62, HEADER),
+        (0, 1 << 40, 0, HEADER),
+        (1 << 50, 1, 0, HEADER),
+        (5, 1, 0, u64::MAX - 1),
+        (5, 1, 0, HEADER),
+    ];
+    let s = Scratch::new("ml-absurd");
+    for (i, &(moved, tail, probe, base)) in cases.iter().enumerate() {
+        let d = s.join(&format!("d{i}"));
+        std::fs::create_dir(&d).unwrap();
+        let (rd, wr) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let pst = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&rd)).unwrap();
+        let rec = Record {
+            pipe: (pst.st_dev, pst.st_ino),
+            base,
+            moved,
+            tail,
+            probe,
+            unmoved: b'l',
+            moved_byte: b'\n',
+            dirs: vec![],
+            ..Default::default()
+        };
+        let mut pending = rec.pack();
+        if i == 4 {
+            pending[..16].copy_from_slice(b"svkit-pending-1\n");
+        }
+        pending.resize(HEADER as usize, 0);
+        std::fs::write(d.join("pending"), &pending).unwrap();
+        let mut w = std::fs::File::from(wr);
+        w.write_all(lines.as_bytes()).unwrap();
+        drop(w);
+        let out = Command::new(bin("multilog"))
+            .arg(format!("./d{i}"))
+            .current_dir(&s.path)
+            .stdin(Stdio::from(rd))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "case {i}: {err}");
+        assert!(err.contains("pending"), "case {i}: no warning: {err}");
+        assert_eq!(err.lines().count(), 1, "case {i}: warn once: {err}");
+        let got = std::fs::read_to_string(d.join("current")).unwrap();
+        assert_eq!(got, lines, "case {i}");
     }
 }

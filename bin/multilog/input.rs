@@ -15,7 +15,7 @@ use svkit::selfpipe::SelfPipe;
 
 /// Input taken per batch at most (also the input buffer: a larger one
 /// saves syscalls but costs resident memory).
-const BATCH: usize = 64 * 1024;
+const BATCH: usize = svkit::multilog_pending::MAX_BATCH as usize;
 /// A batch ends once a directory holds this much output.
 const OUT_MAX: usize = BATCH;
 /// Signals are looked at every this many batches while input keeps coming.

@@ -11,10 +11,10 @@ use nix::fcntl::OFlag;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use svkit::multilog_pending::{split, Mark, Record, HEADER};
+use svkit::multilog_pending::{hash, is_old, Mark, Record, HEADER, MAX_BASE};
 
 /// The tail region is emptied once it grows past this.
-const RESET: u64 = 1 << 20;
+const RESET: u64 = MAX_BASE;
 
 pub struct Journal {
     file: File,
@@ -36,8 +36,9 @@ enum Shows {
     All,
     Nothing,
     Part,
-    /// Not the file the record names (removed or replaced): trusted as
-    /// written, so nothing is written twice.
+    /// Not the file the record names (removed or replaced, e.g. renamed
+    /// by another logger that took over): counted as written, but the
+    /// batch is taken from the pipe only if the pipe's head hashes to it.
     Unknown,
     /// The file grew past the batch: another logger (daemontools taking
     /// the directory over) wrote since. The record is stale.
@@ -72,6 +73,18 @@ fn undo(dir: &Dir, m: &Mark) -> io::Result<()> {
     Ok(())
 }
 
+/// Peeks exactly `buf.len()` bytes from the head of the input; false if
+/// it holds fewer.
+fn peek_exact(peek: &mut Peek, buf: &mut [u8]) -> io::Result<bool> {
+    if buf.is_empty() {
+        return Ok(true);
+    }
+    Ok(match peek.peek(buf)? {
+        Peeked::Data(n) => n == buf.len(),
+        _ => false,
+    })
+}
+
 impl Journal {
     pub fn open(dir: &Dir, peek: &Peek) -> io::Result<Journal> {
         let f = dir.open_file(PENDING, OFlag::O_RDWR | OFlag::O_CREAT, 0o644)?;
@@ -86,13 +99,30 @@ impl Journal {
     }
 
     /// At start-up, before recovery renames `current`: settles the batch a
-    /// killed multilog left in flight, then empties the record.
+    /// killed multilog left in flight, then empties the record. A record
+    /// that is invalid (edited by hand, an older format) or that cannot be
+    /// settled is warned about once and dropped: nothing is taken.
     pub fn resolve(&mut self, peek: &mut Peek, dirs: &[Locked]) -> io::Result<()> {
         let size = self.file.metadata()?.len();
         let mut head = vec![0u8; HEADER as usize];
         let n = self.file.read_at(&mut head, 0)?;
-        if let Some(rec) = Record::unpack(&head[..n]) {
-            self.settle(&rec, size, peek, dirs)?;
+        let data = &head[..n];
+        match Record::unpack(data) {
+            Some(rec) => {
+                if let Err(e) = self.settle(&rec, size, peek, dirs) {
+                    warn(&format!(
+                        "unable to resume pending record: {}; not resuming it",
+                        svkit::errstr::text(&e)
+                    ));
+                }
+            }
+            None if is_old(data) => {
+                warn("pending record is of an older format; not resuming it");
+            }
+            None if data.iter().any(|&b| b != 0) => {
+                warn("pending record is invalid; not resuming it");
+            }
+            None => {}
         }
         self.file.set_len(0)?;
         self.file.set_len(HEADER)?;
@@ -144,8 +174,17 @@ impl Journal {
             return Ok(());
         }
         if taken > 0 {
-            // The tail was being taken: everything is on disk.
-            return peek.take_into(&self.file, size, (rec.tail - taken) as usize);
+            // The tail was being taken: everything is on disk. The rest of
+            // it is taken if the pipe's head is that rest.
+            let mut tail = vec![0u8; rec.tail as usize];
+            self.file
+                .read_exact_at(&mut tail[..taken as usize], rec.base)?;
+            let got = peek_exact(peek, &mut tail[taken as usize..])?;
+            if got && hash(&tail) == rec.tail_sum {
+                return peek.take_into(&self.file, size, (rec.tail - taken) as usize);
+            }
+            warn("pending record does not match the input; not resuming it");
+            return Ok(());
         }
         if !all {
             // Not all written, so nothing taken: undo, and the batch is
@@ -157,40 +196,37 @@ impl Journal {
             }
             return Ok(());
         }
-        if rec.moved > 0 {
-            let mut probe = vec![0u8; rec.probe as usize + 1];
-            let got = match peek.peek(&mut probe)? {
-                Peeked::Data(n) => n,
-                _ => 0,
-            };
-            let byte = probe
-                .get(rec.probe as usize)
-                .copied()
-                .filter(|_| got > rec.probe as usize);
-            if byte == Some(rec.unmoved) {
-                peek.take_moved(rec.moved as usize)?;
-            } else if byte != Some(rec.moved_byte) {
-                warn("pending record does not match the input; not resuming it");
-                return Ok(());
+        // Nothing of the tail taken: the pipe's head is the whole batch
+        // (nothing taken) or its tail (moved taken), told apart by the
+        // probe byte; taken only if the bytes hash to what was recorded,
+        // since the head may be lines nobody wrote (a `current` that is
+        // gone proves nothing). No match: nothing is taken (a line
+        // written twice is better than a line lost).
+        let (moved, tail) = (rec.moved as usize, rec.tail as usize);
+        let mut head = vec![0u8; moved + tail];
+        let whole = peek_exact(peek, &mut head)?;
+        if whole && hash(&head) == rec.sum {
+            if moved > 0 {
+                peek.take_moved(moved)?;
             }
+            return peek.take_into(&self.file, size, tail);
         }
-        peek.take_into(&self.file, size, rec.tail as usize)
+        let rest = moved > 0
+            && peek_exact(peek, &mut head[..tail])?
+            && head[rec.probe as usize] == rec.moved_byte
+            && hash(&head[..tail]) == rec.tail_sum;
+        if rest {
+            return peek.take_into(&self.file, size, tail);
+        }
+        warn("pending record does not match the input; not resuming it");
+        Ok(())
     }
 
     /// Records the batch `taken` (already gathered for the directories,
     /// whose marks are given) before it is written. A full disk pauses.
     pub fn before(&mut self, taken: &[u8], marks: Vec<Mark>) {
-        let (moved, tail, probe, unmoved, moved_byte) = split(taken);
-        let rec = Record {
-            pipe: self.pipe,
-            base: self.base,
-            moved,
-            tail,
-            probe,
-            unmoved,
-            moved_byte,
-            dirs: marks,
-        };
+        let rec = Record::for_batch(self.pipe, self.base, taken, marks);
+        let (moved, tail) = (rec.moved, rec.tail);
         let packed = rec.pack();
         let file = &self.file;
         self.pause.retry_in("write pending record", &self.path, || {
