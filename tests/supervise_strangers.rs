@@ -165,13 +165,7 @@ fn leftovers_of_a_dead_leader_die_at_the_deadline() {
     let dir = make_service(&s.path, "x", &body);
     std::fs::write(dir.join("timeout-kill"), "800").unwrap();
     start_supervise(&mut g, &bin("supervise"), &dir);
-    assert!(poll_until(WAIT, || std::fs::read_to_string(&gc)
-        .is_ok_and(|t| t.ends_with('\n'))));
-    let grandchild: u32 = std::fs::read_to_string(&gc)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let grandchild = wait_pid_file(&gc);
     g.adopt(grandchild);
     let leader = up_pid(&dir).unwrap();
     let t = Instant::now();
@@ -207,13 +201,7 @@ fn dx_exits_once_the_held_group_is_empty() {
     let dir = make_service(&s.path, "x", &body);
     std::fs::write(dir.join("timeout-kill"), "60000").unwrap();
     let sup = start_supervise(&mut g, &bin("supervise"), &dir);
-    assert!(poll_until(WAIT, || std::fs::read_to_string(&gc)
-        .is_ok_and(|t| t.ends_with('\n'))));
-    let grandchild: u32 = std::fs::read_to_string(&gc)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let grandchild = wait_pid_file(&gc);
     g.adopt(grandchild);
     send(&dir, "dx");
     assert!(poll_until(WAIT, || up_pid(&dir).is_none()));

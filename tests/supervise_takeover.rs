@@ -297,13 +297,7 @@ fn takeover_timeout_kill_reaches_the_adopted_group() {
     let dir = make_service(&s.path, "x", &body);
     std::fs::write(dir.join("timeout-kill"), "500").unwrap();
     let first = start_supervise(&mut g, &bin("supervise"), &dir);
-    assert!(poll_until(WAIT, || std::fs::read_to_string(&gc)
-        .is_ok_and(|t| t.ends_with('\n'))));
-    let grandchild: u32 = std::fs::read_to_string(&gc)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let grandchild = wait_pid_file(&gc);
     g.adopt(grandchild);
     let child = up_pid(&dir).unwrap();
     g.adopt(child);

@@ -91,6 +91,21 @@ pub fn make_service(root: &Path, name: &str, run_body: &str) -> PathBuf {
 }
 
 /// Polls `f` every 10 ms until it returns true or `limit` passes.
+/// Waits (5 s at most) until a script has written its pid and a newline
+/// to `path`, and returns that pid.
+pub fn wait_pid_file(path: &Path) -> u32 {
+    let mut pid = None;
+    let written = poll_until(Duration::from_secs(5), || {
+        pid = std::fs::read_to_string(path)
+            .ok()
+            .filter(|t| t.ends_with('\n'))
+            .and_then(|t| t.trim().parse().ok());
+        pid.is_some()
+    });
+    assert!(written, "no pid in {}", path.display());
+    pid.unwrap_or_default()
+}
+
 pub fn poll_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     loop {
