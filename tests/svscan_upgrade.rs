@@ -35,6 +35,19 @@ fn install(bin: &Path) {
     std::fs::rename(bin.join("svscan.rc.tmp"), bin.join("svscan.rc")).unwrap();
 }
 
+/// Starts the svscan installed in `bin` on `root`, its output into `err`.
+fn start_installed(g: &mut Guard, bin: &Path, root: &Path, err: &Path) -> u32 {
+    let f = std::fs::File::create(err).unwrap();
+    g.spawn(
+        Command::new(bin.join("svscan"))
+            .arg(root)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f),
+    )
+}
+
 fn exe(pid: u32) -> String {
     std::fs::read_link(format!("/proc/{pid}/exe"))
         .map(|p| p.display().to_string())
@@ -105,15 +118,7 @@ fn upgrade_under_a_producer_restarts_nothing_and_loses_nothing() {
     let quiet = make_service(&root, "quiet", "exec sleep 600");
     let mut g = Guard::new();
     let err = s.join("err");
-    let f = std::fs::File::create(&err).unwrap();
-    let pid = g.spawn(
-        Command::new(bin.join("svscan"))
-            .arg(&root)
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(std::process::Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f),
-    );
+    let pid = start_installed(&mut g, &bin, &root, &err);
     let log = p.join("log");
     let dirs = [p.clone(), log.clone(), quiet.clone()];
     assert!(poll_until(T, || dirs.iter().all(|d| up_pid(d).is_some())));
@@ -186,15 +191,7 @@ fn upgrade_to_a_broken_svscan_keeps_the_old_one() {
     let a = make_service(&root, "a", "exec sleep 600");
     let mut g = Guard::new();
     let err = s.join("err");
-    let f = std::fs::File::create(&err).unwrap();
-    let pid = g.spawn(
-        Command::new(bin.join("svscan"))
-            .arg(&root)
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(std::process::Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f),
-    );
+    let pid = start_installed(&mut g, &bin, &root, &err);
     assert!(poll_until(T, || up_pid(&a).is_some()));
     let child = up_pid(&a).unwrap();
     let sup = supervise_of(pid, &a).unwrap();
@@ -346,15 +343,7 @@ fn a_failed_resume_leaks_no_descriptor_into_services() {
     make_service(&a, "log", "exec cat > /dev/null");
     let mut g = Guard::new();
     let err = s.join("err");
-    let f = std::fs::File::create(&err).unwrap();
-    let pid = g.spawn(
-        Command::new(bin.join("svscan"))
-            .arg(&root)
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(std::process::Stdio::null())
-            .stdout(f.try_clone().unwrap())
-            .stderr(f),
-    );
+    let pid = start_installed(&mut g, &bin, &root, &err);
     assert!(poll_until(T, || up_pid(&a).is_some()
         && up_pid(&a.join("log")).is_some()));
     // The "new svscan" passes the check, then starts with a state
